@@ -1,0 +1,268 @@
+"""Running an elementwise function on host (CPU) arrays.
+
+Turns the caller's arguments into NumPy operands, checks them, decides the
+result's dtype and shape, and runs the fastest CPU loop the layout allows:
+
+* ``flat``: every array operand is contiguous with the output's shape (all in
+  C order, or all in Fortran order), the rest are scalars;
+* ``rows``: a C-contiguous (rows, cols) output with operands of that shape,
+  of the last axis only (a per-class ``pos_weight``), or scalars;
+* otherwise the NumPy ufunc, which broadcasts anything.
+
+The loops write only into a contiguous output of the compute dtype that does
+not partially overlap an input; any other ``out=`` gets the result through a
+temporary and ``np.copyto``.
+"""
+
+import os
+import threading
+
+import numba
+import numpy as np
+
+from . import cpu
+
+ARG_NAMES = ("labels", "logits", "pos_weight")
+
+#: Arrays at least this large use the parallel loops (when threads > 1).
+PARALLEL_MIN_SIZE = 1 << 15
+
+_SCALAR_TYPES = (float, int, bool)
+_FLOAT_KINDS = "f"
+_ACCEPTED_KINDS = "biuf"
+
+
+def as_operand(value, name):
+    """An ndarray, or a Python scalar kept as is (weak, as NumPy 2 treats it)."""
+    if type(value) in _SCALAR_TYPES:
+        return value
+    if value is None:
+        raise TypeError(f"{name} must be a number or an array, not None")
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array: wcel_numba does not apply masks; pass "
+            f"{name}.filled(value) or {name}.data explicitly")
+    if not isinstance(value, np.ndarray):
+        try:
+            value = np.asarray(value)
+        except Exception as exc:  # e.g. ragged lists
+            raise TypeError(f"{name} could not be converted to an array: {exc}") from exc
+    if value.dtype.kind not in _ACCEPTED_KINDS:
+        raise TypeError(
+            f"{name} has unsupported dtype {value.dtype}; expected a real "
+            f"floating, integer or bool dtype")
+    return value
+
+
+def result_dtypes(labels, logits, pos_weight):
+    """(dtype of the result, dtype it is computed in).
+
+    Float arrays follow NumPy promotion; bool and integer labels and
+    pos_weight never upcast float logits; integer or bool logits count as
+    float64; Python scalars are weak.  float16 is computed in float32.
+    """
+    floats = []
+    for value in (labels, logits, pos_weight):
+        if isinstance(value, np.ndarray):
+            if value.dtype.kind in _FLOAT_KINDS:
+                floats.append(value.dtype)
+            elif value is logits:
+                floats.append(np.float64)
+    result = np.result_type(*floats) if floats else np.dtype(np.float64)
+    if result.itemsize > 8:
+        raise TypeError(f"dtype {result} is not supported; use float64 or float32")
+    compute = np.dtype(np.float32) if result.itemsize <= 4 else np.dtype(np.float64)
+    return result, compute
+
+
+def broadcast_shape(operands):
+    shapes = [np.shape(v) for v in operands]
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError(
+            "labels, logits and pos_weight do not broadcast together: shapes "
+            + ", ".join(f"{n} {s}" for n, s in zip(ARG_NAMES, shapes))) from None
+
+
+def check_out(out, shape, result_dtype, name="out"):
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, not {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"{name} has shape {out.shape}, but the result has shape {shape}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    if not np.can_cast(result_dtype, out.dtype, "same_kind"):
+        raise TypeError(f"{name} has dtype {out.dtype}; cannot store the "
+                        f"{result_dtype} result in it (casting='same_kind')")
+
+
+# --- threads ---------------------------------------------------------------
+# Numba's workqueue threading layer must not run two parallel regions at once,
+# and GNU OpenMP must not be used in a child forked after the parent used it.
+_parallel_lock = threading.Lock()
+_layer_thread_safe = False
+_forked = False
+
+
+def _after_fork_in_child():
+    global _forked
+    _forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def run_loop(name, layout, args, size):
+    """Run the flat or rows loop, in parallel when that is large and safe."""
+    global _layer_thread_safe
+    if size < PARALLEL_MIN_SIZE or _forked or numba.get_num_threads() < 2:
+        return cpu.get_loop(name, layout, False)(*args)
+    if _layer_thread_safe:
+        return cpu.get_loop(name, layout, True)(*args)
+    if not _parallel_lock.acquire(blocking=False):
+        return cpu.get_loop(name, layout, False)(*args)
+    try:
+        cpu.get_loop(name, layout, True)(*args)
+        _layer_thread_safe = numba.threading_layer() in ("omp", "tbb")
+    finally:
+        _parallel_lock.release()
+
+
+# --- the elementwise call ---------------------------------------------------
+
+def _is_scalar_like(value):
+    return not isinstance(value, np.ndarray) or value.size == 1
+
+
+def _scalar_value(value, compute):
+    if isinstance(value, np.ndarray):
+        value = value.reshape(())[()]
+    if isinstance(value, (float, np.floating)) or compute != np.float64:
+        return compute.type(value)
+    return value
+
+
+def _loop_operand(value, compute):
+    """Arrays that numba types natively pass as is; others are converted."""
+    if value.dtype.kind == "f" and value.dtype != compute:
+        # float16 and mixed floats: round to the compute type like the ufunc.
+        return value.astype(compute)
+    if not value.dtype.isnative:
+        return value.astype(value.dtype.newbyteorder("="))
+    return value
+
+
+def _choose_layout(arrays, shape):
+    """'flat' (with memory order 'C' or 'F'), 'rows', or None for the ufunc."""
+    full = [a for a in arrays if a.shape == shape]
+    if len(full) == len(arrays):
+        if all(a.flags.c_contiguous for a in full):
+            return "flat", "C"
+        if all(a.flags.f_contiguous for a in full):
+            return "flat", "F"
+        return None, "C"
+    if not shape or not all(a.flags.c_contiguous for a in arrays):
+        return None, "C"
+    cols = shape[-1]
+    for a in arrays:
+        if a.shape != shape and not (a.size == cols and a.shape[-1] == cols):
+            return None, "C"
+    return "rows", "C"
+
+
+def _overlaps_badly(out, arrays):
+    for a in arrays:
+        if np.may_share_memory(out, a):
+            same = (a.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+                    and a.strides == out.strides and a.shape == out.shape
+                    and a.dtype == out.dtype)
+            if not same:
+                return True
+    return False
+
+
+def run_elementwise(name, labels, logits, pos_weight, out=None):
+    """Evaluate ``name`` ('loss', ..., 'loss_and_grad') on host data.
+
+    ``out`` is None, an ndarray, or (for loss_and_grad) a pair of them.
+    Returns an ndarray (or a pair), or NumPy scalars for 0-d results.
+    """
+    operands = [as_operand(v, n) for v, n in zip((labels, logits, pos_weight), ARG_NAMES)]
+    result_dtype, compute = result_dtypes(*operands)
+    shape = broadcast_shape(operands)
+    nout = 2 if name == "loss_and_grad" else 1
+    outs = _normalize_out(out, nout)
+    for i, o in enumerate(outs):
+        if o is not None:
+            check_out(o, shape, result_dtype, "out" if nout == 1 else f"out[{i}]")
+
+    arrays = [v for v in operands if not _is_scalar_like(v)]
+    layout, order = _choose_layout(arrays, shape)
+    size = int(np.prod(shape, dtype=np.int64))
+
+    # Where the loops write: the caller's out if it is usable as it is.
+    targets = []
+    for o in outs:
+        direct = (o is not None and o.dtype == compute
+                  and (o.flags.c_contiguous if order == "C" else o.flags.f_contiguous)
+                  and not (layout is not None and _overlaps_badly(o, arrays))
+                  and (layout is not None or o.flags.c_contiguous))
+        targets.append(o if direct else np.empty(shape, compute, order=order))
+
+    if size:
+        if layout is None:
+            _run_ufunc(name, operands, targets, compute)
+        else:
+            loop_args = []
+            for v in operands:
+                if _is_scalar_like(v):
+                    loop_args.append(_scalar_value(v, compute))
+                else:
+                    v = _loop_operand(v, compute)
+                    if layout == "flat":
+                        loop_args.append(v.ravel(order="K"))
+                    elif v.shape == shape:
+                        loop_args.append(v.reshape(-1, shape[-1]))
+                    else:
+                        loop_args.append(v.reshape(-1))
+            if layout == "flat":
+                flat_targets = [t.ravel(order="K") for t in targets]
+                loop_out = flat_targets[0] if nout == 1 else tuple(flat_targets)
+                run_loop(name, "flat", (*loop_args, loop_out, size), size)
+            else:
+                cols = shape[-1]
+                rows_targets = [t.reshape(-1, cols) for t in targets]
+                loop_out = rows_targets[0] if nout == 1 else tuple(rows_targets)
+                run_loop(name, "rows", (*loop_args, loop_out, size // cols, cols), size)
+
+    results = []
+    for o, t in zip(outs, targets):
+        if o is None:
+            results.append(t if t.dtype == result_dtype else t.astype(result_dtype))
+        else:
+            if t is not o:
+                np.copyto(o, t, casting="same_kind")
+            results.append(o)
+    if not shape and out is None:
+        results = [r[()] for r in results]
+    return results[0] if nout == 1 else tuple(results)
+
+
+def _normalize_out(out, nout):
+    if nout == 1:
+        return [out]
+    if out is None:
+        return [None, None]
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError("out must be None or a tuple of two arrays (loss, grad)")
+    return list(out)
+
+
+def _run_ufunc(name, operands, targets, compute):
+    if name == "loss_and_grad":
+        for fname, target in zip(("loss", "grad"), targets):
+            getattr(cpu, fname)(*operands, out=target, dtype=compute)
+    else:
+        getattr(cpu, name)(*operands, out=targets[0], dtype=compute)

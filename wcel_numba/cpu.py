@@ -1,0 +1,140 @@
+"""The CPU target.
+
+Public: ``loss``, ``grad``, ``grad_labels``, ``hessian`` -- NumPy ufuncs made by
+``numba.vectorize`` with float32 and float64 loops, called as
+``ufunc(labels, logits, pos_weight)``.  They broadcast like any ufunc; every
+loop computes in float64 and rounds once to the output type.
+
+Internal: the loops the dispatcher prefers when the layout allows it.  Numba's
+ufunc loop only vectorizes when every operand is unit-strided, so a scalar
+``pos_weight`` (stride 0) would send it to a slow strided loop, and it writes a
+strided ``out=`` wrongly when the inputs are contiguous.  ``flat_loop`` (all
+operands contiguous of the output's size, or scalars) and ``rows_loop`` (a
+contiguous (rows, cols) output with operands of that shape, of shape (cols,)
+-- e.g. a per-class ``pos_weight`` -- or scalars) take scalars as arguments
+and are compiled, serial and parallel, from the same scalar functions.
+"""
+
+import types as types_module
+
+import numba
+from numba import prange, types
+from numba.extending import overload
+
+from . import _cpumath
+from ._scalar import build_scalar_functions
+
+SIGNATURES = [
+    "float32(float32, float32, float32)",
+    "float64(float64, float64, float64)",
+]
+
+scalar = build_scalar_functions(
+    numba.njit(inline="always", error_model="numpy"),
+    _cpumath.exp_nonpositive,
+    _cpumath.log1p_unit,
+    numba.float64,
+)
+
+
+def _specialize(template, fn, qualname):
+    """A copy of ``template`` whose global ``fn`` is the scalar function ``fn``.
+
+    Numba's on-disk cache names its files after ``__qualname__`` and keys them
+    on the bytecode and closure; copies with distinct names and no closure
+    therefore cache separately and reproducibly across processes (a closure
+    over a dispatcher would not: its pickle holds a per-process id).
+    """
+    copy = types_module.FunctionType(template.__code__, {**template.__globals__, "fn": fn},
+                                     qualname, template.__defaults__)
+    copy.__qualname__ = qualname
+    copy.__doc__ = template.__doc__
+    return copy
+
+
+def _ufunc_template(labels, logits, pos_weight):
+    return fn(labels, logits, pos_weight)  # noqa: F821 -- set by _specialize
+
+
+def _make_ufunc(name):
+    kernel = _specialize(_ufunc_template, getattr(scalar, name), name)
+    kernel.__doc__ = (f"{name}(labels, logits, pos_weight): elementwise weighted "
+                      f"sigmoid cross-entropy {name}, as a NumPy ufunc.")
+    return numba.vectorize(SIGNATURES, cache=True)(kernel)
+
+
+loss = _make_ufunc("loss")
+grad = _make_ufunc("grad")
+grad_labels = _make_ufunc("grad_labels")
+hessian = _make_ufunc("hessian")
+
+
+def _item(a, i):
+    """a[i] for a 1-D array, a itself for a scalar."""
+
+
+@overload(_item, inline="always")
+def _item_overload(a, i):
+    if isinstance(a, types.Array):
+        return lambda a, i: a[i]
+    return lambda a, i: a
+
+
+def _cell(a, r, c):
+    """a[r, c] for a 2-D array, a[c] for a row of the last axis, a for a scalar."""
+
+
+@overload(_cell, inline="always")
+def _cell_overload(a, r, c):
+    if isinstance(a, types.Array) and a.ndim == 2:
+        return lambda a, r, c: a[r, c]
+    if isinstance(a, types.Array):
+        return lambda a, r, c: a[c]
+    return lambda a, r, c: a
+
+
+def _store(out, index, value):
+    """out[index] = value, or each of a pair of outputs for a pair of values."""
+
+
+@overload(_store, inline="always")
+def _store_overload(out, index, value):
+    if isinstance(out, types.Array):
+        def store_one(out, index, value):
+            out[index] = value
+        return store_one
+
+    def store_pair(out, index, value):
+        out[0][index] = value[0]
+        out[1][index] = value[1]
+    return store_pair
+
+
+def _flat_loop(labels, logits, pos_weight, out, size):
+    for i in prange(size):
+        _store(out, i, fn(_item(labels, i), _item(logits, i),  # noqa: F821
+                          _item(pos_weight, i)))
+
+
+def _rows_loop(labels, logits, pos_weight, out, rows, cols):
+    for r in prange(rows):
+        for c in range(cols):
+            _store(out, (r, c), fn(_cell(labels, r, c), _cell(logits, r, c),  # noqa: F821
+                                   _cell(pos_weight, r, c)))
+
+
+_LOOP_TEMPLATES = {"flat": _flat_loop, "rows": _rows_loop}
+
+#: {(function name, "flat" | "rows", parallel): compiled loop}, filled lazily.
+_loops = {}
+
+
+def get_loop(name, layout, parallel):
+    """The flat or rows loop of scalar function ``name`` (compiled lazily)."""
+    key = (name, layout, parallel)
+    loop = _loops.get(key)
+    if loop is None:
+        qualname = f"{layout}_loop_{name}{'_parallel' if parallel else ''}"
+        kernel = _specialize(_LOOP_TEMPLATES[layout], getattr(scalar, name), qualname)
+        loop = _loops[key] = numba.njit(parallel=parallel, error_model="numpy", cache=True)(kernel)
+    return loop
