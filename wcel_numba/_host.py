@@ -14,6 +14,7 @@ not partially overlap an input; any other ``out=`` gets the result through a
 temporary and ``np.copyto``.
 """
 
+import math
 import os
 import threading
 
@@ -76,7 +77,10 @@ def result_dtypes(labels, logits, pos_weight):
 
 
 def broadcast_shape(operands):
-    shapes = [np.shape(v) for v in operands]
+    shapes = [v.shape if isinstance(v, np.ndarray) else () for v in operands]
+    nonscalar = [s for s in shapes if s]
+    if all(s == nonscalar[0] for s in nonscalar[1:]):
+        return nonscalar[0] if nonscalar else ()
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
@@ -183,6 +187,54 @@ def _overlaps_badly(out, arrays):
     return False
 
 
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
+_PY_NUMBERS = (float, int)
+_float32_scalars = {}
+
+
+def _as_float32(value):
+    """np.float32(value), memoized: pos_weight is usually the same every call."""
+    scalar = _float32_scalars.get(value)
+    if scalar is None:
+        if len(_float32_scalars) > 64:
+            _float32_scalars.clear()
+        scalar = _float32_scalars[value] = np.float32(value)
+    return scalar
+
+
+def run_common_case(name, labels, logits, pos_weight):
+    """The common call, with little Python overhead, or None if it isn't one.
+
+    Common: same-shape, same-dtype, C-contiguous float32/float64 labels and
+    logits, a Python number as pos_weight, no out.  Identical in result to
+    ``run_elementwise``, which handles everything else.
+    """
+    dtype = logits.dtype
+    if labels.dtype is not dtype or labels.shape != logits.shape or name == "loss_and_grad":
+        return None
+    if dtype is _FLOAT32 and type(pos_weight) in _PY_NUMBERS:
+        q = _as_float32(pos_weight)
+    elif dtype is _FLOAT64 and type(pos_weight) in _PY_NUMBERS:
+        q = float(pos_weight)
+    else:
+        return None
+    if not (logits.flags.c_contiguous and labels.flags.c_contiguous) or not logits.ndim:
+        return None
+    size = logits.size
+    out = np.empty(logits.shape, dtype)
+    if logits.ndim == 1:
+        args = (labels, logits, q, out, size)
+    else:
+        args = (labels.reshape(-1), logits.reshape(-1), q, out.reshape(-1), size)
+    if size < PARALLEL_MIN_SIZE:
+        loop = cpu.compiled_loops.get((name, "flat", False))
+        (loop or cpu.get_loop(name, "flat", False))(*args)
+    else:
+        run_loop(name, "flat", args, size)
+    return out
+
+
 def run_elementwise(name, labels, logits, pos_weight, out=None):
     """Evaluate ``name`` ('loss', ..., 'loss_and_grad') on host data.
 
@@ -200,7 +252,7 @@ def run_elementwise(name, labels, logits, pos_weight, out=None):
 
     arrays = [v for v in operands if not _is_scalar_like(v)]
     layout, order = _choose_layout(arrays, shape)
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(shape)
 
     # Where the loops write: the caller's out if it is usable as it is.
     targets = []

@@ -5,7 +5,9 @@ the dispatcher, which runs it where the arrays live and hands the result back
 in the caller's array type.
 """
 
-from . import _dispatch
+import numpy as np
+
+from . import _dispatch, _host
 
 _COMMON_DOC = """
 
@@ -53,6 +55,10 @@ _DOCS = {
 
 def _make_public(name):
     def public(labels, logits, pos_weight=1.0, *, out=None):
+        if out is None and type(logits) is np.ndarray and type(labels) is np.ndarray:
+            result = _host.run_common_case(name, labels, logits, pos_weight)
+            if result is not None:
+                return result
         return _dispatch.elementwise(name, labels, logits, pos_weight, out)
 
     public.__name__ = public.__qualname__ = name

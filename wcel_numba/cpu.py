@@ -126,15 +126,15 @@ def _rows_loop(labels, logits, pos_weight, out, rows, cols):
 _LOOP_TEMPLATES = {"flat": _flat_loop, "rows": _rows_loop}
 
 #: {(function name, "flat" | "rows", parallel): compiled loop}, filled lazily.
-_loops = {}
+compiled_loops = {}
 
 
 def get_loop(name, layout, parallel):
     """The flat or rows loop of scalar function ``name`` (compiled lazily)."""
     key = (name, layout, parallel)
-    loop = _loops.get(key)
+    loop = compiled_loops.get(key)
     if loop is None:
         qualname = f"{layout}_loop_{name}{'_parallel' if parallel else ''}"
         kernel = _specialize(_LOOP_TEMPLATES[layout], getattr(scalar, name), qualname)
-        loop = _loops[key] = numba.njit(parallel=parallel, error_model="numpy", cache=True)(kernel)
+        loop = compiled_loops[key] = numba.njit(parallel=parallel, error_model="numpy", cache=True)(kernel)
     return loop
