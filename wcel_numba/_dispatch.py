@@ -39,6 +39,20 @@ def is_device_array(value):
     return False
 
 
+def cuda_status():
+    """A line saying whether CUDA is usable here, without initializing it early."""
+    try:
+        from numba import cuda
+    except ImportError:
+        return "unusable: numba-cuda is not installed (pip install 'wcel_numba[cuda]')"
+    try:
+        if not cuda.is_available():
+            return "unusable: no CUDA driver or GPU found"
+        return "usable: " + ", ".join(str(d.name) for d in cuda.gpus)
+    except Exception as exc:
+        return f"unusable: {exc}"
+
+
 def shape_of(value):
     """The shape of an array-like without converting device arrays."""
     shape = getattr(value, "shape", None)

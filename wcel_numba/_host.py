@@ -207,32 +207,54 @@ def run_common_case(name, labels, logits, pos_weight):
     """The common call, with little Python overhead, or None if it isn't one.
 
     Common: same-shape, same-dtype, C-contiguous float32/float64 labels and
-    logits, a Python number as pos_weight, no out.  Identical in result to
+    logits; pos_weight a Python number, an array like them, or a per-class
+    vector along the last axis; no out.  Identical in result to
     ``run_elementwise``, which handles everything else.
     """
     dtype = logits.dtype
-    if labels.dtype is not dtype or labels.shape != logits.shape or name == "loss_and_grad":
+    shape = logits.shape
+    if (labels.dtype is not dtype or labels.shape != shape or not shape
+            or (dtype is not _FLOAT32 and dtype is not _FLOAT64)
+            or not (logits.flags.c_contiguous and labels.flags.c_contiguous)):
         return None
-    if dtype is _FLOAT32 and type(pos_weight) in _PY_NUMBERS:
-        q = _as_float32(pos_weight)
-    elif dtype is _FLOAT64 and type(pos_weight) in _PY_NUMBERS:
-        q = float(pos_weight)
+    layout = "flat"
+    if type(pos_weight) in _PY_NUMBERS:
+        q = _as_float32(pos_weight) if dtype is _FLOAT32 else float(pos_weight)
+    elif (type(pos_weight) is np.ndarray and pos_weight.dtype is dtype
+          and pos_weight.flags.c_contiguous):
+        q = pos_weight
+        if pos_weight.shape != shape:
+            if pos_weight.shape != shape[-1:] or len(shape) < 2:
+                return None
+            layout = "rows"
     else:
-        return None
-    if not (logits.flags.c_contiguous and labels.flags.c_contiguous) or not logits.ndim:
         return None
     size = logits.size
-    out = np.empty(logits.shape, dtype)
-    if logits.ndim == 1:
+    out = np.empty(shape, dtype)
+    if name == "loss_and_grad":
+        out = (out, np.empty(shape, dtype))
+    if layout == "rows":
+        cols = shape[-1]
+        args = (labels.reshape(-1, cols), logits.reshape(-1, cols), q,
+                _reshaped(out, (-1, cols)), size // cols, cols)
+    elif len(shape) == 1:
         args = (labels, logits, q, out, size)
     else:
-        args = (labels.reshape(-1), logits.reshape(-1), q, out.reshape(-1), size)
+        args = (labels.reshape(-1), logits.reshape(-1),
+                q if type(q) is not np.ndarray else q.reshape(-1), _reshaped(out, -1), size)
     if size < PARALLEL_MIN_SIZE:
-        loop = cpu.compiled_loops.get((name, "flat", False))
-        (loop or cpu.get_loop(name, "flat", False))(*args)
+        loop = cpu.compiled_loops.get((name, layout, False))
+        (loop or cpu.get_loop(name, layout, False))(*args)
     else:
-        run_loop(name, "flat", args, size)
+        run_loop(name, layout, args, size)
     return out
+
+
+def _reshaped(out, shape):
+    """Views of an output array, or of a pair of them, in another shape."""
+    if type(out) is tuple:
+        return tuple(o.reshape(shape) for o in out)
+    return out.reshape(shape)
 
 
 def run_elementwise(name, labels, logits, pos_weight, out=None):

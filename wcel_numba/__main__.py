@@ -1,0 +1,48 @@
+"""Command line: python -m wcel_numba {bench,info}."""
+
+import sys
+
+
+def info():
+    import platform
+
+    import numba
+    import numpy as np
+
+    import wcel_numba
+    from wcel_numba import cpu
+    print(f"wcel_numba {wcel_numba.__version__}  numba {numba.__version__}  "
+          f"numpy {np.__version__}  python {platform.python_version()}")
+    try:
+        from numba.misc.numba_sysinfo import get_sysinfo
+        features = get_sysinfo().get("CPU Features", "")
+        print("CPU:", platform.machine(), " AVX-512" if "avx512f" in features else
+              (" AVX2" if "avx2" in features else ""))
+    except Exception:  # pragma: no cover - informational only
+        print("CPU:", platform.machine())
+    print("threads:", numba.get_num_threads(), " threading layer:", numba.config.THREADING_LAYER,
+          "(configured)")
+    print("compile cache:", numba.config.CACHE_DIR or "next to the package (__pycache__)",
+          f"[{cpu.__file__}]")
+    from wcel_numba import _dispatch
+    print("CUDA:", _dispatch.cuda_status())
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    command = argv[0] if argv else "help"
+    if command == "bench":
+        from wcel_numba import _bench
+        _bench.main(argv[1:])
+    elif command == "info":
+        info()
+    else:
+        print(__doc__)
+        print("  bench   CPU benchmark against the memory floor and alternatives")
+        print("  info    versions, CPU features, threads, cache, CUDA")
+        return 0 if command in ("help", "-h", "--help") else 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""CPU benchmark: wcel_numba beside the memory floor and the alternatives.
+
+Everything is timed in one process, best of N, and reported as a ratio to the
+floor measured in the same run: ``np.add`` over the same operand bytes into a
+preallocated output (two arrays read, one written; for loss_and_grad the floor
+is two such adds: two reads, two writes).  Alternatives are timed when
+installed: the NumPy transcription of TensorFlow's formula, PyTorch's
+``binary_cross_entropy_with_logits(reduction='none')``, JAX ``jit`` and
+TensorFlow.
+
+Run:  python -m wcel_numba bench [--sizes 1e3,1e5,1e7] [--threads 1,2] [--markdown]
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+import wcel_numba
+
+
+def best_time(fn, repeat, min_total=0.2):
+    """Best of ``repeat`` timings (more repeats for very short calls)."""
+    fn()
+    best = float("inf")
+    start = time.perf_counter()
+    count = 0
+    while count < repeat or (time.perf_counter() - start < min_total and count < 100_000):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+        count += 1
+    return best
+
+
+def tf_formula_numpy(z, x, q):
+    return (1 - z) * x + (1 + (q - 1) * z) * (np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0))
+
+
+def _alternatives(z, x, q):
+    """{name: zero-argument callable} for the anchors that are installed."""
+    alts = {"NumPy, TF formula": lambda: tf_formula_numpy(z, x, q)}
+    try:
+        import torch
+        zt, xt = torch.from_numpy(z), torch.from_numpy(x)
+        qt = torch.tensor(q, dtype=xt.dtype)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+        alts["PyTorch"] = lambda: bce(xt, zt, pos_weight=qt, reduction="none")
+    except ImportError:
+        pass
+    try:
+        import jax
+        import jax.numpy as jnp
+        jax.config.update("jax_enable_x64", True)
+        f = jax.jit(lambda z, x: (1 - z) * x + (1 + (q - 1) * z)
+                    * (jnp.log1p(jnp.exp(-jnp.abs(x))) + jnp.maximum(-x, 0)))
+        zj, xj = jnp.asarray(z), jnp.asarray(x)
+        alts["JAX jit"] = lambda: f(zj, xj).block_until_ready()
+    except ImportError:
+        pass
+    try:
+        import tensorflow as tf
+        zt, xt = tf.constant(z), tf.constant(x)
+        alts["TensorFlow eager"] = lambda: tf.nn.weighted_cross_entropy_with_logits(zt, xt, q)
+        xla = tf.function(jit_compile=True)(
+            lambda z, x: tf.nn.weighted_cross_entropy_with_logits(z, x, q))
+        alts["TensorFlow XLA"] = lambda: xla(zt, xt)
+    except ImportError:
+        pass
+    return alts
+
+
+def run(sizes=(1e3, 1e5, 1e7), threads=(None,), dtypes=("float32", "float64"), repeat=7):
+    """Yield result rows: dict(dtype, n, threads, case, seconds, ratio)."""
+    import numba
+    rng = np.random.default_rng(0)
+    for dtype in dtypes:
+        for n in (int(s) for s in sizes):
+            n = max(100, n // 100 * 100)
+            x = (rng.standard_normal(n) * 4).astype(dtype)
+            z = (rng.random(n) < 0.3).astype(dtype)
+            q = 3.0
+            qc = (rng.random(100) * 4 + 0.5).astype(dtype)
+            o1, o2 = np.empty(n, dtype), np.empty(n, dtype)
+            for nthreads in threads:
+                if nthreads:
+                    numba.set_num_threads(nthreads)
+                floor = best_time(lambda: np.add(x, z, out=o1), repeat)
+                cases = {
+                    "floor (np.add)": (floor, floor),
+                    "loss": (best_time(lambda: wcel_numba.loss(z, x, q), repeat), floor),
+                    "grad": (best_time(lambda: wcel_numba.grad(z, x, q), repeat), floor),
+                    "loss_and_grad": (best_time(lambda: wcel_numba.loss_and_grad(z, x, q), repeat),
+                                      2 * floor),
+                    "loss, per-class pos_weight": (best_time(
+                        lambda: wcel_numba.loss(z.reshape(-1, 100), x.reshape(-1, 100), qc),
+                        repeat), floor),
+                }
+                if nthreads in (None, 1):
+                    for name, fn in _alternatives(z, x, q).items():
+                        cases[name] = (best_time(fn, max(3, repeat // 2)), floor)
+                for case, (seconds, ref) in cases.items():
+                    yield dict(dtype=dtype, n=n, threads=nthreads or numba.get_num_threads(),
+                               case=case, seconds=seconds, ratio=seconds / ref)
+
+
+def markdown(rows):
+    rows = list(rows)
+    lines = ["| dtype | n | threads | case | time | × floor |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        t = r["seconds"]
+        pretty = f"{t * 1e6:.2f} µs" if t < 1e-3 else f"{t * 1e3:.2f} ms"
+        lines.append(f"| {r['dtype']} | {r['n']:.0e} | {r['threads']} | {r['case']} | "
+                     f"{pretty} | {r['ratio']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m wcel_numba bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1e3,1e5,1e7")
+    parser.add_argument("--threads", default="1,2",
+                        help="comma-separated thread counts (numba.set_num_threads)")
+    parser.add_argument("--dtypes", default="float32,float64")
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args(argv)
+    rows = run(sizes=[float(s) for s in args.sizes.split(",")],
+               threads=[int(t) for t in args.threads.split(",")],
+               dtypes=args.dtypes.split(","), repeat=args.repeat)
+    print(markdown(rows))
+    x, z = np.zeros(10), np.ones(10)
+    wcel_numba.loss(z, x, 3.0)
+    small = best_time(lambda: wcel_numba.loss(z, x, 3.0), 2000)
+    print(f"\n10-element call: {small * 1e6:.2f} µs "
+          f"(np.add: {best_time(lambda: np.add(x, z), 2000) * 1e6:.2f} µs)")
