@@ -7,11 +7,16 @@ run on the CPU or on a CUDA GPU depending on where the arrays live.
 The compiled ufuncs themselves are ``wcel_numba.cpu.loss`` etc.
 """
 
-from . import cpu
+import sys
+
+from . import _cuda_target, cpu
 from .api import (grad, grad_labels, hessian, loss, loss_and_grad,
                   weighted_cross_entropy_with_logits)
+
+# ``wcel_numba.cuda``: the CUDA ufuncs, built on first use (see _cuda_target).
+cuda = sys.modules[__name__ + ".cuda"] = _cuda_target
 
 __version__ = "0.1.0"
 
 __all__ = ["loss", "grad", "grad_labels", "hessian", "loss_and_grad",
-           "weighted_cross_entropy_with_logits", "cpu"]
+           "weighted_cross_entropy_with_logits", "cpu", "cuda"]

@@ -76,14 +76,14 @@ def _from_host(result, like, tensor_type):
     return result
 
 
-def elementwise(name, labels, logits, pos_weight, out):
+def elementwise(name, labels, logits, pos_weight, out, stream=None):
     """Run elementwise function ``name`` on the target the arrays live on."""
     args = (labels, logits, pos_weight)
     on_device = [is_device_array(v) for v in args]
     outs = out if isinstance(out, tuple) else (out,)
     if any(on_device) or any(is_device_array(o) for o in outs if o is not None):
         from . import _device
-        return _device.elementwise(name, labels, logits, pos_weight, out)
+        return _device.elementwise(name, labels, logits, pos_weight, out, stream)
 
     tensor_type = _torch_tensor_type()
     if tensor_type is None:

@@ -55,20 +55,18 @@ def as_operand(value, name):
     return value
 
 
-def result_dtypes(labels, logits, pos_weight):
-    """(dtype of the result, dtype it is computed in).
+def result_dtypes(labels_dtype, logits_dtype, pos_weight_dtype):
+    """(dtype of the result, dtype it is computed in), from the arguments'
+    dtypes (None for a Python scalar).
 
     Float arrays follow NumPy promotion; bool and integer labels and
     pos_weight never upcast float logits; integer or bool logits count as
     float64; Python scalars are weak.  float16 is computed in float32.
     """
-    floats = []
-    for value in (labels, logits, pos_weight):
-        if isinstance(value, np.ndarray):
-            if value.dtype.kind in _FLOAT_KINDS:
-                floats.append(value.dtype)
-            elif value is logits:
-                floats.append(np.float64)
+    floats = [dt for dt in (labels_dtype, logits_dtype, pos_weight_dtype)
+              if dt is not None and dt.kind in _FLOAT_KINDS]
+    if logits_dtype is not None and logits_dtype.kind not in _FLOAT_KINDS:
+        floats.append(np.dtype(np.float64))
     result = np.result_type(*floats) if floats else np.dtype(np.float64)
     if result.itemsize > 8:
         raise TypeError(f"dtype {result} is not supported; use float64 or float32")
@@ -264,7 +262,7 @@ def run_elementwise(name, labels, logits, pos_weight, out=None):
     Returns an ndarray (or a pair), or NumPy scalars for 0-d results.
     """
     operands = [as_operand(v, n) for v, n in zip((labels, logits, pos_weight), ARG_NAMES)]
-    result_dtype, compute = result_dtypes(*operands)
+    result_dtype, compute = result_dtypes(*(getattr(v, "dtype", None) for v in operands))
     shape = broadcast_shape(operands)
     nout = 2 if name == "loss_and_grad" else 1
     outs = _normalize_out(out, nout)

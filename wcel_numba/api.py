@@ -22,6 +22,10 @@ pos_weight : array_like, default 1.0
     per-class vector of shape (C,) against logits of shape (N, C)).
 out : array, optional
     Where to write the result; must have the broadcast shape.
+stream : numba stream or int, optional
+    GPU only: the CUDA stream to run on (a Numba stream or a raw
+    ``cudaStream_t`` as int); by default the stream the logits' producer
+    exports (PyTorch's or CuPy's current stream).  Ignored on the CPU.
 
 All three inputs broadcast together as in NumPy.  float32 in gives float32
 out, float64 gives float64, float16 is computed in float32; integer or bool
@@ -54,12 +58,12 @@ _DOCS = {
 
 
 def _make_public(name):
-    def public(labels, logits, pos_weight=1.0, *, out=None):
+    def public(labels, logits, pos_weight=1.0, *, out=None, stream=None):
         if out is None and type(logits) is np.ndarray and type(labels) is np.ndarray:
             result = _host.run_common_case(name, labels, logits, pos_weight)
             if result is not None:
                 return result
-        return _dispatch.elementwise(name, labels, logits, pos_weight, out)
+        return _dispatch.elementwise(name, labels, logits, pos_weight, out, stream)
 
     public.__name__ = public.__qualname__ = name
     public.__module__ = "wcel_numba"

@@ -1,0 +1,217 @@
+"""The CUDA target, built lazily on first use; importable as ``wcel_numba.cuda``.
+
+(The file is not named ``cuda.py``: numba-cuda's import redirector treats any
+module whose name contains "numba.cuda" as its own, which would catch
+"wcel_numba.cuda".  ``wcel_numba/__init__.py`` registers this module under
+that name instead.)
+
+Public: ``loss``, ``grad``, ``grad_labels``, ``hessian`` -- ``@vectorize(
+target='cuda')`` ufuncs with float32 and float64 signatures, called as
+``ufunc(labels, logits, pos_weight)`` on device arrays.  They are made on first
+attribute access, because numba-cuda compiles a CUDA ufunc's core when it is
+defined and needs a driver for that; ``import wcel_numba`` never imports
+``numba.cuda``.
+
+Internal: ``flat_kernel(name, dtype)`` and ``strided_kernel(name, dtype)``,
+``cuda.jit`` kernels that the dispatcher (``_device``) launches: scalars are
+kernel arguments, grid-stride loops with 64-bit indices, and broadcasting by
+strides (a stride of 0) instead of materialized copies.
+
+Both are compiled from the scalar definitions in ``_scalar.py`` -- the same
+ones as the CPU target -- with libdevice's ``exp``/``log1p`` and, per dtype,
+arithmetic in that dtype (no double-precision instructions in float32 code).
+"""
+
+import functools
+import math
+
+import numba
+import numpy as np
+
+from ._scalar import ELEMENTWISE, build_scalar_functions
+
+SIGNATURES = [
+    "float32(float32, float32, float32)",
+    "float64(float64, float64, float64)",
+]
+
+#: Threads per block of the kernels.
+BLOCK = 256
+
+
+def _exp(y):
+    return math.exp(y)
+
+
+def _log1p(e):
+    return math.log1p(e)
+
+
+#: ``numba.cuda``, imported on first use.  A module global (not a local), so
+#: the CUDA simulator can swap in its kernel API when it runs the kernels.
+cuda = None
+
+
+def _numba_cuda():
+    global cuda
+    if cuda is None:
+        from numba import cuda as numba_cuda
+        cuda = numba_cuda
+    return cuda
+
+
+@functools.cache
+def scalar_functions(dtype):
+    """The scalar device functions computing in ``dtype`` (float32/float64)."""
+    _numba_cuda()
+    real = numba.float32 if np.dtype(dtype) == np.float32 else numba.float64
+    device = cuda.jit(device=True, inline="always")
+    return build_scalar_functions(device, device(_exp), device(_log1p), real)
+
+
+def _typed_scalar(name):
+    """A device function that runs ``name`` in the precision of its logits."""
+    fn32 = getattr(scalar_functions(np.float32), name)
+    fn64 = getattr(scalar_functions(np.float64), name)
+    _numba_cuda()
+
+    def call(labels, logits, pos_weight):
+        if isinstance(logits, np.float32):  # CUDA simulator: plain Python
+            return fn32(labels, logits, pos_weight)
+        return fn64(labels, logits, pos_weight)
+
+    if not cuda.config.ENABLE_CUDASIM:
+        from numba.core import types
+        from numba.cuda.extending import overload
+
+        @overload(call, target="cuda")
+        def _call(labels, logits, pos_weight):
+            fn = fn32 if logits == types.float32 else fn64
+            return lambda labels, logits, pos_weight: fn(labels, logits, pos_weight)
+
+    return call
+
+
+@functools.cache
+def ufunc_core(name):
+    """The Python function that ``ufunc(name)`` vectorizes (its core)."""
+    scalar = _typed_scalar(name)
+
+    def kernel(labels, logits, pos_weight):
+        return scalar(labels, logits, pos_weight)
+
+    kernel.__name__ = kernel.__qualname__ = name
+    return kernel
+
+
+@functools.cache
+def ufunc(name):
+    """The ``@vectorize(target='cuda')`` ufunc of scalar function ``name``."""
+    return numba.vectorize(SIGNATURES, target="cuda")(ufunc_core(name))
+
+
+def __getattr__(attr):
+    if attr in ELEMENTWISE:
+        return ufunc(attr)
+    raise AttributeError(f"module 'wcel_numba.cuda' has no attribute {attr!r}")
+
+
+# --- kernels ------------------------------------------------------------------
+
+def _store(out, i, value):
+    out[i] = value
+
+
+def _store_pair(out, i, value):
+    out[0][i] = value[0]
+    out[1][i] = value[1]
+
+
+@functools.cache
+def flat_kernel(name, dtype):
+    """Kernel over n contiguous elements; each input a 1-D array or a scalar.
+
+    Called as kernel[blocks, BLOCK, stream](labels, logits, pos_weight, out, n)
+    with ``out`` an array, or a pair of arrays for loss_and_grad.
+    """
+    _numba_cuda()
+    fn = getattr(scalar_functions(dtype), name)
+    device = cuda.jit(device=True, inline="always")
+    item = _item_function()
+    store = device(_store_pair if name == "loss_and_grad" else _store)
+
+    @cuda.jit
+    def flat(labels, logits, pos_weight, out, n):
+        start = cuda.grid(1)
+        step = cuda.gridsize(1)
+        for i in range(start, n, step):
+            store(out, i, fn(item(labels, i), item(logits, i), item(pos_weight, i)))
+
+    return flat
+
+
+@functools.cache
+def strided_kernel(name, dtype):
+    """Kernel over any broadcast layout, for one output (not loss_and_grad).
+
+    Each array argument, the output too, is passed as a 1-D array over the
+    memory it spans, the element offset of its index (0, ..., 0) and its
+    strides in elements for every output axis (0 where it is broadcast);
+    scalar inputs are passed as they are, with offset 0 and zero strides.
+    """
+    _numba_cuda()
+    fn = getattr(scalar_functions(dtype), name)
+    item = _item_function()
+
+    @cuda.jit
+    def strided(labels, labels_at, labels_strides, logits, logits_at, logits_strides,
+                pos_weight, pos_weight_at, pos_weight_strides, out, out_at, out_strides,
+                shape, n):
+        start = cuda.grid(1)
+        step = cuda.gridsize(1)
+        for i in range(start, n, step):
+            rest = i
+            a, b, c, d = labels_at, logits_at, pos_weight_at, out_at
+            for axis in range(len(shape) - 1, -1, -1):
+                coord = rest % shape[axis]
+                rest //= shape[axis]
+                a += coord * labels_strides[axis]
+                b += coord * logits_strides[axis]
+                c += coord * pos_weight_strides[axis]
+                d += coord * out_strides[axis]
+            out[d] = fn(item(labels, a), item(logits, b), item(pos_weight, c))
+
+    return strided
+
+
+@functools.cache
+def _item_function():
+    """Device function: a[i] for an array, a itself for a scalar."""
+    _numba_cuda()
+    if cuda.config.ENABLE_CUDASIM:
+        def item(a, i):
+            return a[i] if hasattr(a, "shape") and a.shape else a
+        return item
+
+    from numba.core import types
+    from numba.cuda.extending import overload
+
+    def item(a, i):
+        pass
+
+    @overload(item, target="cuda", inline="always")
+    def _item(a, i):
+        if isinstance(a, types.Array):
+            return lambda a, i: a[i]
+        return lambda a, i: a
+
+    return item
+
+
+@functools.cache
+def grid_blocks_limit():
+    """Blocks enough to fill the device several times over (1 in the CUDA
+    simulator, whose device has no multiprocessors: the grid-stride loops
+    then do all the work in one block)."""
+    sms = getattr(_numba_cuda().get_current_device(), "MULTIPROCESSOR_COUNT", None)
+    return sms * 32 if sms else 1

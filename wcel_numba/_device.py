@@ -1,0 +1,227 @@
+"""Running an elementwise function on device (CUDA) arrays.
+
+Accepts anything with ``__cuda_array_interface__`` (Numba device arrays, CuPy
+arrays, PyTorch CUDA tensors) and DLPack producers on CUDA (converted through
+CuPy or PyTorch when one is installed), without copies.  Host scalars and
+0-d host arrays become kernel arguments; a host array of any other size among
+device arrays is a ``TypeError`` naming it.
+
+The result is allocated on the logits' device, in the logits' array type, and
+computed on the stream given as ``stream=``, else the one the logits' producer
+exports (CUDA Array Interface v3 ``stream``, PyTorch's or CuPy's current
+stream), else the default stream.  The host never synchronizes.
+"""
+
+import sys
+
+import numpy as np
+
+from . import _host
+
+ARG_NAMES = _host.ARG_NAMES
+
+
+def _cuda():
+    try:
+        from numba import cuda
+    except ImportError:
+        cuda = None
+    if cuda is None or not cuda.is_available():
+        from ._dispatch import cuda_status
+        raise RuntimeError(f"a CUDA device array was passed, but CUDA is {cuda_status()}")
+    return cuda
+
+
+class _Operand:
+    """A device array (``view``: a Numba device array) or a host scalar."""
+
+    def __init__(self, value, name, cuda):
+        self.source = value
+        self.view = None
+        self.scalar = None
+        interface = _cuda_interface(value, name)
+        if interface is not None:
+            self.view = cuda.from_cuda_array_interface(interface, owner=value, sync=False)
+            self.interface = interface
+            self.dtype = self.view.dtype
+            self.shape = tuple(self.view.shape)
+        else:
+            host = _host.as_operand(value, name)
+            if isinstance(host, np.ndarray):
+                if host.size != 1 or host.ndim:
+                    raise TypeError(
+                        f"{name} is a host array of shape {host.shape} while other arguments "
+                        f"are on the GPU; move it to the device first (cupy.asarray, "
+                        f"torch.as_tensor(..., device='cuda'), numba.cuda.to_device)")
+                self.dtype, self.scalar = host.dtype, host[()]
+            else:
+                self.dtype, self.scalar = None, host
+            self.shape = ()
+        if self.dtype is not None and self.dtype.kind not in "biuf":
+            raise TypeError(f"{name} has unsupported dtype {self.dtype}; expected a real "
+                            f"floating, integer or bool dtype")
+
+
+def _cuda_interface(value, name):
+    """The CUDA Array Interface dict of a device array, or None for host data."""
+    interface = getattr(value, "__cuda_array_interface__", None)
+    if interface is not None:
+        return interface
+    dlpack_device = getattr(value, "__dlpack_device__", None)
+    if dlpack_device is None or isinstance(value, np.ndarray):
+        return None
+    if dlpack_device()[0] != 2:  # kDLCUDA
+        return None
+    for module in ("cupy", "torch"):
+        lib = sys.modules.get(module)
+        if lib is None:
+            try:
+                lib = __import__(module)
+            except ImportError:
+                continue
+        return lib.from_dlpack(value).__cuda_array_interface__
+    raise TypeError(f"{name} is a DLPack array on CUDA; reading it needs CuPy or PyTorch")
+
+
+def _stream_of(value, interface, cuda, stream):
+    """The stream to launch on: explicit, else the producer's, else default."""
+    if stream is not None:
+        return stream if not isinstance(stream, int) else cuda.external_stream(stream)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return cuda.external_stream(torch.cuda.current_stream(value.device).cuda_stream)
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and isinstance(value, cupy.ndarray):
+        return cuda.external_stream(cupy.cuda.get_current_stream().ptr)
+    ptr = (interface or {}).get("stream")
+    if ptr:
+        return cuda.external_stream(ptr)
+    return cuda.default_stream()
+
+
+def _device_id(value):
+    """The GPU ordinal of a PyTorch or CuPy array (None for others: Numba
+    device arrays live in the current context)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return value.device.index
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and isinstance(value, cupy.ndarray):
+        return value.device.id
+    return None
+
+
+def _allocate(like, shape, dtype, cuda, stream):
+    """An empty result in the array type of ``like`` (the logits)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(like, torch.Tensor):
+        return torch.empty(shape, dtype=getattr(torch, dtype.name), device=like.device)
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and isinstance(like, cupy.ndarray):
+        with like.device:
+            return cupy.empty(shape, dtype=dtype)
+    return cuda.device_array(shape, dtype=dtype, stream=stream)
+
+
+def _check_out(out, shape, result_dtype, cuda, name):
+    interface = getattr(out, "__cuda_array_interface__", None)
+    if interface is None:
+        raise TypeError(f"{name} must be a device array when computing on the GPU")
+    view = cuda.from_cuda_array_interface(interface, owner=out, sync=False)
+    if tuple(view.shape) != shape:
+        raise ValueError(f"{name} has shape {tuple(view.shape)}, but the result has shape {shape}")
+    if interface.get("data", (0, False))[1]:
+        raise ValueError(f"{name} is read-only")
+    if view.dtype != result_dtype:
+        raise TypeError(f"{name} has dtype {view.dtype}; the result is {result_dtype}")
+    return view
+
+
+def _span(view, shape):
+    """(1-D view over the memory ``view`` spans, element offset of its index
+    (0, ..., 0) in it, strides in elements for every output axis, 0 where
+    broadcast), for the strided kernel."""
+    itemsize = view.dtype.itemsize
+    ndim = len(shape)
+    strides = [0] * ndim
+    for axis, (extent, stride) in enumerate(zip(view.shape, view.strides)):
+        if extent != 1:
+            strides[ndim - view.ndim + axis] = stride // itemsize
+    low = sum(s * (n - 1) for s, n in zip(strides, shape) if s < 0)
+    high = sum(s * (n - 1) for s, n in zip(strides, shape) if s > 0)
+    return _offset_view(view, low, high - low + 1), -low, tuple(strides)
+
+
+def _offset_view(view, low, length):
+    """A 1-D device array of ``length`` elements starting ``low`` elements
+    from ``view``'s first element (low <= 0 for negative strides)."""
+    from numba import cuda
+    interface = dict(view.__cuda_array_interface__)
+    itemsize = view.dtype.itemsize
+    interface.update(shape=(length,), strides=None,
+                     data=(interface["data"][0] + low * itemsize, False))
+    return cuda.from_cuda_array_interface(interface, owner=view, sync=False)
+
+
+def elementwise(name, labels, logits, pos_weight, out=None, stream=None):
+    """Evaluate ``name`` on the GPU; see the module docstring."""
+    cuda = _cuda()
+    ops = [_Operand(v, n, cuda) for v, n in zip((labels, logits, pos_weight), ARG_NAMES)]
+    devices = {_device_id(op.source) for op in ops if op.view is not None} - {None}
+    if len(devices) > 1:
+        raise ValueError(f"the arguments are on different GPUs: {sorted(devices)}")
+    result_dtype, compute = _host.result_dtypes(*(op.dtype for op in ops))
+    if result_dtype != compute:
+        raise TypeError(f"{result_dtype} is not supported on the GPU; use float32 or float64")
+    shape = _host.broadcast_shape([np.empty(op.shape, dtype=np.bool_) if op.shape else 0.0
+                                   for op in ops]) if any(op.shape for op in ops) else ()
+    like = logits if ops[1].view is not None else next(op.source for op in ops if op.view is not None)
+    interface = getattr(like, "__cuda_array_interface__", None)
+    launch_stream = _stream_of(like, interface, cuda, stream)
+
+    nout = 2 if name == "loss_and_grad" else 1
+    outs = _host._normalize_out(out, nout)
+    results, views = [], []
+    for i, o in enumerate(outs):
+        label = "out" if nout == 1 else f"out[{i}]"
+        if o is None:
+            o = _allocate(like, shape, result_dtype, cuda, launch_stream)
+            view = cuda.from_cuda_array_interface(o.__cuda_array_interface__, owner=o,
+                                                  sync=False)
+        else:
+            view = _check_out(o, shape, result_dtype, cuda, label)
+        results.append(o)
+        views.append(view)
+
+    size = int(np.prod(shape, dtype=np.int64))
+    if size:
+        _launch(name, ops, views, shape, size, compute, launch_stream)
+    if not shape and out is None and all(op.view is None for op in ops):
+        results = [r.copy_to_host()[()] for r in results]
+    return results[0] if nout == 1 else tuple(results)
+
+
+def _launch(name, ops, views, shape, size, compute, stream):
+    from . import _cuda_target as target
+    scalar_type = compute.type
+    blocks = max(1, min((size + target.BLOCK - 1) // target.BLOCK, target.grid_blocks_limit()))
+    contiguous = (all(op.view is None or (op.shape == shape and op.view.is_c_contiguous())
+                      for op in ops) and all(v.is_c_contiguous() for v in views))
+    if contiguous:
+        args = [op.view.reshape(size) if op.view is not None else scalar_type(op.scalar)
+                for op in ops]
+        flat = [v.reshape(size) for v in views]
+        target.flat_kernel(name, scalar_type)[blocks, target.BLOCK, stream](
+            *args, flat[0] if len(flat) == 1 else tuple(flat), size)
+        return
+    args = []
+    for op in ops:
+        if op.view is None:
+            args += [scalar_type(op.scalar), 0, (0,) * len(shape)]
+        else:
+            args += list(_span(op.view, shape))
+    shape_arg = tuple(int(n) for n in shape)
+    names = ("loss", "grad") if name == "loss_and_grad" else (name,)
+    for fname, view in zip(names, views):
+        target.strided_kernel(fname, scalar_type)[blocks, target.BLOCK, stream](
+            *args, *_span(view, shape), shape_arg, size)
