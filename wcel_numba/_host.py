@@ -146,18 +146,16 @@ def _scalar_value(value, compute):
     return value
 
 
-def _loop_operand(value, compute):
-    """Arrays that numba types natively pass as is; others are converted."""
-    if value.dtype.kind == "f" and value.dtype != compute:
-        # float16 and mixed floats: round to the compute type like the ufunc.
-        return value.astype(compute)
-    if not value.dtype.isnative:
-        return value.astype(value.dtype.newbyteorder("="))
-    return value
-
-
 def _choose_layout(arrays, shape):
-    """'flat' (with memory order 'C' or 'F'), 'rows', or None for the ufunc."""
+    """'flat' (with memory order 'C' or 'F'), 'rows', or None for the ufunc.
+
+    The loops read bool, integer, float32 and float64 arrays in place (each
+    element converted exactly to float64); other dtypes (float16, non-native
+    byte order) go to the ufunc, which converts them in small buffers.
+    """
+    if not all(a.dtype.isnative and a.dtype.itemsize >= 4 or a.dtype.kind in "biu"
+               for a in arrays):
+        return None, "C"
     full = [a for a in arrays if a.shape == shape]
     if len(full) == len(arrays):
         if all(a.flags.c_contiguous for a in full):
@@ -255,6 +253,11 @@ def _reshaped(out, shape):
     return out.reshape(shape)
 
 
+#: Elements per temporary when the result goes through one (a strided,
+#: cast or overlapping out=): temporaries never grow with the data.
+CHUNK_SIZE = 1 << 16
+
+
 def run_elementwise(name, labels, logits, pos_weight, out=None):
     """Evaluate ``name`` ('loss', ..., 'loss_and_grad') on host data.
 
@@ -272,54 +275,76 @@ def run_elementwise(name, labels, logits, pos_weight, out=None):
 
     arrays = [v for v in operands if not _is_scalar_like(v)]
     layout, order = _choose_layout(arrays, shape)
-    size = math.prod(shape)
-
-    # Where the loops write: the caller's out if it is usable as it is.
-    targets = []
-    for o in outs:
-        direct = (o is not None and o.dtype == compute
-                  and (o.flags.c_contiguous if order == "C" else o.flags.f_contiguous)
-                  and not (layout is not None and _overlaps_badly(o, arrays))
-                  and (layout is not None or o.flags.c_contiguous))
-        targets.append(o if direct else np.empty(shape, compute, order=order))
-
-    if size:
-        if layout is None:
-            _run_ufunc(name, operands, targets, compute)
+    results = [o if o is not None else np.empty(shape, result_dtype, order=order)
+               for o in outs]
+    if math.prod(shape):
+        direct = all(r.dtype == compute
+                     and (r.flags.c_contiguous if order == "C" else r.flags.f_contiguous)
+                     and not _overlaps_badly(r, arrays) for r in results)
+        if direct:
+            _compute(name, operands, shape, layout, results, compute)
         else:
-            loop_args = []
-            for v in operands:
-                if _is_scalar_like(v):
-                    loop_args.append(_scalar_value(v, compute))
-                else:
-                    v = _loop_operand(v, compute)
-                    if layout == "flat":
-                        loop_args.append(v.ravel(order="K"))
-                    elif v.shape == shape:
-                        loop_args.append(v.reshape(-1, shape[-1]))
-                    else:
-                        loop_args.append(v.reshape(-1))
-            if layout == "flat":
-                flat_targets = [t.ravel(order="K") for t in targets]
-                loop_out = flat_targets[0] if nout == 1 else tuple(flat_targets)
-                run_loop(name, "flat", (*loop_args, loop_out, size), size)
-            else:
-                cols = shape[-1]
-                rows_targets = [t.reshape(-1, cols) for t in targets]
-                loop_out = rows_targets[0] if nout == 1 else tuple(rows_targets)
-                run_loop(name, "rows", (*loop_args, loop_out, size // cols, cols), size)
-
-    results = []
-    for o, t in zip(outs, targets):
-        if o is None:
-            results.append(t if t.dtype == result_dtype else t.astype(result_dtype))
-        else:
-            if t is not o:
-                np.copyto(o, t, casting="same_kind")
-            results.append(o)
+            _compute_through_temporaries(name, operands, shape, results, compute)
     if not shape and out is None:
         results = [r[()] for r in results]
     return results[0] if nout == 1 else tuple(results)
+
+
+def _compute(name, operands, shape, layout, targets, compute):
+    """Fill ``targets`` (contiguous arrays of the compute dtype, in the
+    layout's memory order) with the results."""
+    if layout is None:
+        _run_ufunc(name, operands, targets, compute)
+        return
+    size = math.prod(shape)
+    args = []
+    for v in operands:
+        if _is_scalar_like(v):
+            args.append(_scalar_value(v, compute))
+        elif layout == "flat":
+            args.append(v.ravel(order="K"))
+        elif v.shape == shape:
+            args.append(v.reshape(-1, shape[-1]))
+        else:
+            args.append(v.reshape(-1))
+    if layout == "flat":
+        flat = [t.ravel(order="K") for t in targets]
+        run_loop(name, "flat", (*args, flat[0] if len(flat) == 1 else tuple(flat), size), size)
+    else:
+        cols = shape[-1]
+        rows = [t.reshape(-1, cols) for t in targets]
+        run_loop(name, "rows", (*args, rows[0] if len(rows) == 1 else tuple(rows),
+                                size // cols, cols), size)
+
+
+def _compute_through_temporaries(name, operands, shape, results, compute):
+    """For outputs the loops cannot write directly (strided, another dtype,
+    partly overlapping an input): compute blocks of rows into small contiguous
+    temporaries and copy each into place.  Inputs that overlap an output are
+    copied first (NumPy's overlap semantics)."""
+    if any(isinstance(v, np.ndarray) and any(np.may_share_memory(v, r) for r in results)
+           for v in operands):
+        operands = [v.copy() if isinstance(v, np.ndarray) and v.size > 1 else v
+                    for v in operands]
+    if not shape:
+        shape, results = (1,), [r.reshape(1) for r in results]
+        operands = [v.reshape(1) if isinstance(v, np.ndarray) else v for v in operands]
+    full = [np.broadcast_to(v, shape) if isinstance(v, np.ndarray) and v.size > 1 else v
+            for v in operands]
+    row_size = max(1, math.prod(shape[1:]))
+    step = max(1, CHUNK_SIZE // row_size)
+    for start in range(0, shape[0], step):
+        block = slice(start, min(start + step, shape[0]))
+        parts = [v[block] if isinstance(v, np.ndarray) and v.size > 1 else v for v in full]
+        block_shape = (block.stop - block.start,) + tuple(shape[1:])
+        arrays = [v for v in parts if not _is_scalar_like(v)]
+        layout, __ = _choose_layout(arrays, block_shape)
+        temps = [np.empty(block_shape, compute) for __ in results]
+        if layout == "flat" and not all(a.flags.c_contiguous for a in arrays):
+            layout = None
+        _compute(name, parts, block_shape, layout, temps, compute)
+        for r, t in zip(results, temps):
+            np.copyto(r[block], t, casting="same_kind")
 
 
 def _normalize_out(out, nout):
@@ -333,6 +358,8 @@ def _normalize_out(out, nout):
 
 
 def _run_ufunc(name, operands, targets, compute):
+    """The general broadcasting path: numba's CPU ufunc, writing into
+    contiguous targets only (see cpu.py on strided out=)."""
     if name == "loss_and_grad":
         for fname, target in zip(("loss", "grad"), targets):
             getattr(cpu, fname)(*operands, out=target, dtype=compute)
