@@ -359,9 +359,10 @@ def _normalize_out(out, nout):
 
 def _run_ufunc(name, operands, targets, compute):
     """The general broadcasting path: numba's CPU ufunc, writing into
-    contiguous targets only (see cpu.py on strided out=)."""
-    if name == "loss_and_grad":
-        for fname, target in zip(("loss", "grad"), targets):
+    contiguous targets only (see cpu.py on strided out=).  A NaN input is
+    documented to give NaN, so the 'invalid' flag its comparisons raise is not
+    reported as a warning (overflow to inf still is, as in NumPy)."""
+    names = ("loss", "grad") if name == "loss_and_grad" else (name,)
+    with np.errstate(invalid="ignore"):
+        for fname, target in zip(names, targets):
             getattr(cpu, fname)(*operands, out=target, dtype=compute)
-    else:
-        getattr(cpu, name)(*operands, out=targets[0], dtype=compute)
