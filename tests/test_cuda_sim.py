@@ -140,3 +140,25 @@ def test_exact_limits_on_the_device():
     np.testing.assert_array_equal(w.loss(d(z), d(x), 2.0).copy_to_host(), [inf, 0, 0, inf])
     np.testing.assert_array_equal(w.grad(d(z), d(x), 2.0).copy_to_host(), [1, 0, 0, -2])
     np.testing.assert_array_equal(w.hessian(d(z), d(x), 2.0).copy_to_host(), [0, 0, 0, 0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_reduction_kernel(reduction, dtype):
+    z, x = data((300, 6), dtype)
+    q = np.linspace(0.5, 4, 6).astype(dtype)
+    weight = rng.random((300, 1)).astype(dtype)
+    d = cuda().to_device
+    value, grad = w.reduce_loss_and_grad(d(z), d(x), d(q), weight=d(weight),
+                                         reduction=reduction, label_smoothing=0.1)
+    want, want_grad = w.reduce_loss_and_grad(z, x, q, weight=weight, reduction=reduction,
+                                             label_smoothing=0.1)
+    assert cuda().is_cuda_array(value) and cuda().is_cuda_array(grad)
+    got = value.copy_to_host()
+    assert got.shape == np.shape(want) and got.dtype == dtype
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, want, rtol=rtol)
+    np.testing.assert_allclose(grad.copy_to_host(), want_grad, rtol=rtol,
+                               atol=rtol * np.abs(want_grad).max())
+    assert float(w.reduce_loss(d(z), d(x), 2.0).copy_to_host()) == pytest.approx(
+        float(w.reduce_loss(z, x, 2.0)), rel=rtol)

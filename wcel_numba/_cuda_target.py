@@ -185,6 +185,113 @@ def strided_kernel(name, dtype):
 
 
 @functools.cache
+def reduce_kernels(dtype):
+    """(partial_sums, finish): a two-kernel reduction of the weighted,
+    label-smoothed loss, with optional elementwise weighted loss and scaled
+    gradient outputs (contiguous, or None).
+
+    partial_sums[blocks, BLOCK](labels, at, strides, logits, at, strides,
+        pos_weight, at, strides, weight, at, strides, keep, shift, grad_scale,
+        loss_out, grad_out, shape, n, partials): each thread accumulates in
+        float64 over a grid-stride loop, each block reduces in shared memory
+        into partials[block].
+    finish[1, BLOCK](partials, scale, result): result[0] = scale * sum(partials).
+    """
+    _numba_cuda()
+    functions = scalar_functions(dtype)
+    fn_loss, fn_grad = functions.loss, functions.grad
+    real = numba.float32 if np.dtype(dtype) == np.float32 else numba.float64
+    item = _item_function()
+    put = _put_function()
+    block = BLOCK
+
+    @cuda.jit
+    def partial_sums(labels, labels_at, labels_strides, logits, logits_at, logits_strides,
+                     pos_weight, pos_weight_at, pos_weight_strides, weight, weight_at,
+                     weight_strides, keep, shift, grad_scale, loss_out, grad_out, shape, n,
+                     partials):
+        shared = cuda.shared.array(block, numba.float64)
+        tid = cuda.threadIdx.x
+        total = numba.float64(0.0)
+        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+            rest = i
+            a, b, c, d = labels_at, logits_at, pos_weight_at, weight_at
+            for axis in range(len(shape) - 1, -1, -1):
+                coord = rest % shape[axis]
+                rest //= shape[axis]
+                a += coord * labels_strides[axis]
+                b += coord * logits_strides[axis]
+                c += coord * pos_weight_strides[axis]
+                d += coord * weight_strides[axis]
+            z = real(item(labels, a)) * keep + shift
+            x = real(item(logits, b))
+            q = real(item(pos_weight, c))
+            w = real(item(weight, d))
+            value = w * fn_loss(z, x, q)
+            total += numba.float64(value)
+            put(loss_out, i, value)
+            put(grad_out, i, (w * grad_scale) * fn_grad(z, x, q))
+        shared[tid] = total
+        cuda.syncthreads()
+        width = block // 2
+        while width > 0:
+            if tid < width:
+                shared[tid] += shared[tid + width]
+            cuda.syncthreads()
+            width //= 2
+        if tid == 0:
+            partials[cuda.blockIdx.x] = shared[0]
+
+    @cuda.jit
+    def finish(partials, scale, result):
+        shared = cuda.shared.array(block, numba.float64)
+        tid = cuda.threadIdx.x
+        total = numba.float64(0.0)
+        for i in range(tid, partials.size, block):
+            total += partials[i]
+        shared[tid] = total
+        cuda.syncthreads()
+        width = block // 2
+        while width > 0:
+            if tid < width:
+                shared[tid] += shared[tid + width]
+            cuda.syncthreads()
+            width //= 2
+        if tid == 0:
+            result[0] = shared[0] * scale
+
+    return partial_sums, finish
+
+
+@functools.cache
+def _put_function():
+    """Device function: out[i] = value, or nothing when out is None."""
+    _numba_cuda()
+    if cuda.config.ENABLE_CUDASIM:
+        def put(out, i, value):
+            if out is not None:
+                out[i] = value
+        return put
+
+    from numba.core import types
+    from numba.cuda.extending import overload
+
+    def put(out, i, value):
+        pass
+
+    @overload(put, target="cuda", inline="always")
+    def _put(out, i, value):
+        if isinstance(out, types.NoneType):
+            return lambda out, i, value: None
+
+        def store(out, i, value):
+            out[i] = value
+        return store
+
+    return put
+
+
+@functools.cache
 def _item_function():
     """Device function: a[i] for an array, a itself for a scalar."""
     _numba_cuda()

@@ -225,3 +225,62 @@ def _launch(name, ops, views, shape, size, compute, stream):
     for fname, view in zip(names, views):
         target.strided_kernel(fname, scalar_type)[blocks, target.BLOCK, stream](
             *args, *_span(view, shape), shape_arg, size)
+
+
+def reduce(labels, logits, pos_weight, weight, reduction, label_smoothing, want_grad,
+           stream=None):
+    """A fused reduction on the GPU (see ``_reduce`` for the math): a block
+    reduction kernel leaves the number in a 0-d device array of the logits'
+    type; the gradient (and, for 'none', the loss) are device arrays."""
+    from . import _cuda_target as target
+    from ._reduce import check_options
+    check_options(reduction, label_smoothing)
+    cuda = _cuda()
+    names = ARG_NAMES + ("weight",)
+    ops = [_Operand(v, n, cuda) for v, n in
+           zip((labels, logits, pos_weight, 1.0 if weight is None else weight), names)]
+    result_dtype, compute = _host.result_dtypes(ops[0].dtype, ops[1].dtype, ops[2].dtype)
+    if ops[3].dtype is not None and ops[3].dtype.kind == "f":
+        result_dtype, compute = _host.result_dtypes(result_dtype, ops[1].dtype, ops[3].dtype)
+    if result_dtype != compute:
+        raise TypeError(f"{result_dtype} is not supported on the GPU; use float32 or float64")
+    shapes = [op.shape for op in ops]
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError("labels, logits, pos_weight and weight do not broadcast together: "
+                         + ", ".join(f"{n} {s}" for n, s in zip(names, shapes))) from None
+    like = logits if ops[1].view is not None else next(op.source for op in ops
+                                                         if op.view is not None)
+    launch_stream = _stream_of(like, getattr(like, "__cuda_array_interface__", None), cuda,
+                               stream)
+    size = int(np.prod(shape, dtype=np.int64))
+    real = compute.type
+
+    def new(shape_):
+        array = _allocate(like, shape_, result_dtype, cuda, launch_stream)
+        return array, cuda.from_cuda_array_interface(array.__cuda_array_interface__,
+                                                     owner=array, sync=False)
+
+    loss_out, loss_view = new(shape) if reduction == "none" else (None, None)
+    grad_out, grad_view = new(shape) if want_grad else (None, None)
+    result, result_view = new((1,))
+    args = []
+    for op in ops:
+        if op.view is None:
+            args += [real(op.scalar), 0, (0,) * len(shape)]
+        else:
+            args += list(_span(op.view, shape))
+    blocks = max(1, min((size + target.BLOCK - 1) // target.BLOCK, target.grid_blocks_limit()))
+    partials = cuda.device_array(blocks, np.float64, stream=launch_stream)
+    partial_sums, finish = target.reduce_kernels(real)
+    grad_scale = 1.0 / size if reduction == "mean" and size else 1.0
+    partial_sums[blocks, target.BLOCK, launch_stream](
+        *args, real(1.0 - label_smoothing), real(0.5 * label_smoothing), real(grad_scale),
+        None if loss_view is None else loss_view.reshape(size),
+        None if grad_view is None else grad_view.reshape(size),
+        tuple(int(n) for n in shape), size, partials)
+    scale = (1.0 / size if size else float("nan")) if reduction == "mean" else 1.0
+    finish[1, target.BLOCK, launch_stream](partials, scale, result_view)
+    value = loss_out if reduction == "none" else result.reshape(())
+    return (value, grad_out) if want_grad else value

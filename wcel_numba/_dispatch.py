@@ -76,9 +76,37 @@ def _from_host(result, like, tensor_type):
     return result
 
 
+def is_dask_array(value):
+    return type(value).__module__.startswith("dask.") and hasattr(value, "map_blocks")
+
+
+def reduce(labels, logits, pos_weight, weight, reduction, label_smoothing, want_grad,
+           stream=None):
+    """Run a fused reduction on the target the arrays live on."""
+    args = (labels, logits, pos_weight, weight)
+    if any(is_dask_array(v) for v in args):
+        from . import _dask
+        return _dask.reduce(*args, reduction, label_smoothing, want_grad)
+    if any(is_device_array(v) for v in args):
+        from . import _device
+        return _device.reduce(*args, reduction, label_smoothing, want_grad, stream)
+    from . import _reduce
+    tensor_type = _torch_tensor_type()
+    if tensor_type is None:
+        return _reduce.reduce_host(*args, reduction, label_smoothing, want_grad)
+    host = [_to_host(v, tensor_type) for v in args]
+    result = _reduce.reduce_host(*host, reduction, label_smoothing, want_grad)
+    return _from_host(result, logits, tensor_type)
+
+
 def elementwise(name, labels, logits, pos_weight, out, stream=None):
     """Run elementwise function ``name`` on the target the arrays live on."""
     args = (labels, logits, pos_weight)
+    if any(is_dask_array(v) for v in args):
+        if out is not None:
+            raise TypeError("out= is not supported with Dask arrays (they are lazy)")
+        from . import _dask
+        return _dask.elementwise(name, *args)
     on_device = [is_device_array(v) for v in args]
     outs = out if isinstance(out, tuple) else (out,)
     if any(on_device) or any(is_device_array(o) for o in outs if o is not None):

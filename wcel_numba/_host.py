@@ -118,16 +118,24 @@ if hasattr(os, "register_at_fork"):
 
 def run_loop(name, layout, args, size):
     """Run the flat or rows loop, in parallel when that is large and safe."""
+    run_parallel_safely(lambda parallel: cpu.get_loop(name, layout, parallel), args, size)
+
+
+def run_parallel_safely(get_loop, args, size):
+    """Call ``get_loop(parallel)(*args)``: the parallel loop when ``size`` is
+    large, there are threads, and no other parallel region would run at the
+    same time on a layer that cannot take it; else the serial loop."""
     global _layer_thread_safe
     if size < PARALLEL_MIN_SIZE or _forked or numba.get_num_threads() < 2:
-        return cpu.get_loop(name, layout, False)(*args)
+        return get_loop(False)(*args)
     if _layer_thread_safe:
-        return cpu.get_loop(name, layout, True)(*args)
+        return get_loop(True)(*args)
     if not _parallel_lock.acquire(blocking=False):
-        return cpu.get_loop(name, layout, False)(*args)
+        return get_loop(False)(*args)
     try:
-        cpu.get_loop(name, layout, True)(*args)
+        result = get_loop(True)(*args)
         _layer_thread_safe = numba.threading_layer() in ("omp", "tbb")
+        return result
     finally:
         _parallel_lock.release()
 

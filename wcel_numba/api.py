@@ -100,3 +100,56 @@ def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None
             "`logits` and `labels` must have the same shape, received "
             f"({logits_shape} vs {labels_shape}).")
     return loss(labels, logits, pos_weight)
+
+
+_REDUCE_DOC = """
+
+Parameters
+----------
+labels, logits, pos_weight : array_like
+    As for ``loss``; all broadcast together.
+weight : array_like, optional
+    Per-element sample weight w, broadcasting like PyTorch's ``weight``.
+reduction : {'mean', 'sum', 'none'}
+    'mean' divides the weighted sum by the number of elements (as PyTorch
+    does), 'sum' returns it, 'none' returns the weighted elementwise loss.
+label_smoothing : float in [0, 1]
+    a: labels become z (1 - a) + a/2, as in Keras.
+
+One pass over the data; the sum accumulates in float64 (per block, the block
+sums added pairwise), so float32 data loses nothing to accumulation.  On the
+GPU a block-reduction kernel produces the number on the device; Dask arrays
+stay lazy (per-chunk partial sums, then combined)."""
+
+
+def reduce_loss(labels, logits, pos_weight=1.0, *, weight=None, reduction="mean",
+                label_smoothing=0.0, stream=None):
+    return _dispatch.reduce(labels, logits, pos_weight, weight, reduction, label_smoothing,
+                            False, stream)
+
+
+def reduce_loss_and_grad(labels, logits, pos_weight=1.0, *, weight=None, reduction="mean",
+                         label_smoothing=0.0, stream=None):
+    return _dispatch.reduce(labels, logits, pos_weight, weight, reduction, label_smoothing,
+                            True, stream)
+
+
+reduce_loss.__doc__ = """The weighted loss, reduced: sum_i w_i loss(z'_i, x_i, q_i) (/ N for
+'mean'), with z' = z (1 - a) + a/2.""" + _REDUCE_DOC
+reduce_loss_and_grad.__doc__ = """(reduce_loss(...), its gradient with respect to the logits):
+d/dx_i = w_i grad(z'_i, x_i, q_i) (/ N for 'mean'); the gradient has the
+broadcast shape and is the only full-size array made.""" + _REDUCE_DOC
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None,
+                                     reduction="mean"):
+    """PyTorch's ``torch.nn.functional.binary_cross_entropy_with_logits``.
+
+    Same name, argument order and semantics: ``pos_weight`` broadcasts against
+    the last dimension (it is the per-class weight of the positive term),
+    ``weight`` against the whole input; reduction 'mean', 'sum' or 'none'.
+    Torch tensors in give torch tensors out.  Equals
+    ``reduce_loss(target, input, pos_weight, weight=weight, reduction=...)``.
+    """
+    return reduce_loss(target, input, 1.0 if pos_weight is None else pos_weight,
+                       weight=weight, reduction=reduction)

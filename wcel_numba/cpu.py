@@ -125,6 +125,61 @@ def _rows_loop(labels, logits, pos_weight, out, rows, cols):
 
 _LOOP_TEMPLATES = {"flat": _flat_loop, "rows": _rows_loop}
 
+_loss = scalar.loss
+_grad = scalar.grad
+
+
+def _put(out, i, value):
+    """out[i] = value, or nothing when out is None."""
+
+
+@overload(_put, inline="always")
+def _put_overload(out, i, value):
+    if isinstance(out, types.NoneType):
+        return lambda out, i, value: None
+
+    def put(out, i, value):
+        out[i] = value
+    return put
+
+
+def _reduce_loop(labels, logits, pos_weight, weight, smoothing, grad_scale,
+                 loss_out, grad_out, size, partials, block):
+    """Weighted loss summed per block of ``block`` elements into ``partials``
+    (float64), with label smoothing z (1 - a) + a/2; optionally the weighted
+    elementwise loss into ``loss_out`` and weight * grad_scale * grad into
+    ``grad_out`` (either may be None).  Operands: 1-D arrays or scalars."""
+    keep = 1.0 - smoothing
+    shift = 0.5 * smoothing
+    for b in prange(partials.size):
+        stop = min(size, (b + 1) * block)
+        total = 0.0
+        for i in range(b * block, stop):
+            z = float(_item(labels, i)) * keep + shift
+            x = _item(logits, i)
+            q = _item(pos_weight, i)
+            w = float(_item(weight, i))
+            value = w * _loss(z, x, q)
+            total += value
+            _put(loss_out, i, value)
+            _put(grad_out, i, (w * grad_scale) * _grad(z, x, q))
+        partials[b] = total
+
+
+#: {parallel: compiled reduction loop}, filled lazily.
+_reduce_loops = {}
+
+
+def get_reduce_loop(parallel):
+    """The reduction loop, serial or parallel (compiled lazily)."""
+    loop = _reduce_loops.get(parallel)
+    if loop is None:
+        kernel = _specialize(_reduce_loop, None,
+                             "reduce_loop_parallel" if parallel else "reduce_loop")
+        loop = _reduce_loops[parallel] = numba.njit(
+            parallel=parallel, error_model="numpy", cache=True)(kernel)
+    return loop
+
 #: {(function name, "flat" | "rows", parallel): compiled loop}, filled lazily.
 compiled_loops = {}
 
