@@ -162,3 +162,18 @@ def test_reduction_kernel(reduction, dtype):
                                atol=rtol * np.abs(want_grad).max())
     assert float(w.reduce_loss(d(z), d(x), 2.0).copy_to_host()) == pytest.approx(
         float(w.reduce_loss(z, x, 2.0)), rel=rtol)
+
+
+def test_gpu_example_under_the_simulator():
+    import os
+    import subprocess
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = ("import sys, runpy; sys.path.insert(0, %r); import cudasim_shim; "
+            "cudasim_shim.apply(); runpy.run_path(%r, run_name='__main__')"
+            % (here, os.path.join(here, "..", "examples", "gpu_example.py")))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600, check=True, env=dict(os.environ, NUMBA_ENABLE_CUDASIM="1"))
+    line = next(line for line in out.stdout.splitlines() if line.startswith("numba:"))
+    device_value, cpu_value = float(line.split()[3]), float(line.split()[-1])
+    assert abs(device_value - cpu_value) <= 1e-5 * cpu_value

@@ -16,3 +16,58 @@ def test_quickstart():
     before, after = (float(v) for v in out.split("after one step: ")[1].split()[0:3:2])
     assert after < before
     assert "loss(z=0, x=-58.25) = 5.039" in out
+
+
+def test_logistic_regression_digits_trades_precision_for_recall():
+    import pytest
+    pytest.importorskip("sklearn")
+    out = run_example("logistic_regression_digits.py", "--steps", "150")
+    rows = [line for line in out.splitlines() if line.startswith("pos_weight=")]
+    recall = [float(line.split("recall")[1].split()[0]) for line in rows]
+    precision = [float(line.split("precision")[1].split()[0]) for line in rows]
+    assert len(rows) == 4
+    assert recall[-1] > recall[0] and precision[-1] < precision[0]
+
+
+def test_demo_command_and_plot(tmp_path):
+    import pytest
+    pytest.importorskip("sklearn")
+    args = [sys.executable, "-m", "wcel_numba", "demo", "--steps", "100",
+            "--pos-weights", "0.5,1,10"]
+    try:
+        import matplotlib  # noqa: F401
+        args += ["--plot", str(tmp_path / "pr.png")]
+    except ImportError:
+        pass
+    out = subprocess.run(args, capture_output=True, text=True, timeout=600, check=True).stdout
+    table = [line for line in out.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [line.split("|")[1].strip() for line in table] == ["0.5", "1", "10"]
+    recalls = [float(line.split("|")[3]) for line in table]
+    assert recalls[-1] >= recalls[0]
+    if "--plot" in args:
+        assert (tmp_path / "pr.png").stat().st_size > 1000
+
+
+def test_xgboost_objective_matches_builtin_scale_pos_weight():
+    import numpy as np
+    import pytest
+    pytest.importorskip("xgboost")
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    try:
+        import xgboost_objective as ex
+    finally:
+        sys.path.pop(0)
+    X, y = ex.imbalanced_data(n=800)
+    for q in (1.0, 9.0):
+        custom, builtin = ex.train_both(X, y, q, rounds=15)
+        assert np.abs(custom - builtin).max() <= 1e-4
+    assert "pos_weight=9" in run_example("xgboost_objective.py")
+
+
+def test_dask_example():
+    import pytest
+    pytest.importorskip("distributed")
+    out = run_example("dask_example.py", "--rows", "20000")
+    got = float(out.split("mean loss:")[1].split()[0])
+    want = float(out.split("same on one machine:")[1].split()[0])
+    assert abs(got - want) <= 1e-12 * abs(want)

@@ -1,4 +1,4 @@
-"""Command line: python -m wcel_numba {bench,info}."""
+"""Command line: python -m wcel_numba {demo,bench,info}."""
 
 import sys
 
@@ -31,6 +31,9 @@ def info():
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     command = argv[0] if argv else "help"
+    if command == "demo":
+        from wcel_numba import demo
+        return demo.main(argv[1:])
     if command == "bench":
         from wcel_numba import _bench
         _bench.main(argv[1:])
@@ -38,6 +41,8 @@ def main(argv=None):
         info()
     else:
         print(__doc__)
+        print("  demo    the main job: class-imbalanced logistic regression, precision/recall")
+        print("          per pos_weight (needs scikit-learn; --plot FILE.png needs matplotlib)")
         print("  bench   CPU benchmark against the memory floor and alternatives")
         print("  info    versions, CPU features, threads, cache, CUDA")
         return 0 if command in ("help", "-h", "--help") else 2
