@@ -111,6 +111,7 @@ def _reduce_block(operands, loss_out, grad_out, size, smoothing, grad_scale, com
         cpu.get_reduce_loop,
         (*args, float(smoothing), grad_scale,
          None if loss_out is None else loss_out.reshape(-1),
-         None if grad_out is None else grad_out.reshape(-1), size, partials, BLOCK),
+         None if grad_out is None else grad_out.reshape(-1), size, partials, BLOCK,
+         compute.type(0)),
         size)
     return float(np.sum(partials))

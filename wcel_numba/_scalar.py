@@ -45,11 +45,11 @@ def build_scalar_functions(jit, exp_nonpositive, log1p_unit, real):
 
     @jit
     def sigmoid_pair(x):
-        """(sigma(x), sigma(-x)), each a quotient of positive numbers."""
+        """(sigma(x), sigma(-x)): 1/(1 + e) and e/(1 + e), products of
+        positive numbers."""
         e = exp_nonpositive(-abs(x))
-        denom = one + e
-        big = one / denom
-        small = e / denom
+        big = one / (one + e)
+        small = e * big
         return (big, small) if x >= zero else (small, big)
 
     @jit

@@ -22,19 +22,45 @@ from numba import prange, types
 from numba.extending import overload
 
 from . import _cpumath
-from ._scalar import build_scalar_functions
+from ._scalar import ELEMENTWISE, build_scalar_functions
 
 SIGNATURES = [
     "float32(float32, float32, float32)",
     "float64(float64, float64, float64)",
 ]
 
-scalar = build_scalar_functions(
-    numba.njit(inline="always", error_model="numpy"),
-    _cpumath.exp_nonpositive,
-    _cpumath.log1p_unit,
-    numba.float64,
-)
+_inline = numba.njit(inline="always", error_model="numpy")
+
+#: The scalar functions for float64 results ...
+scalar = build_scalar_functions(_inline, _cpumath.exp_nonpositive, _cpumath.log1p_unit,
+                                numba.float64)
+#: ... and for float32 results: the same definitions with primitives that are
+#: exact to 2**-31 instead of 2**-53 (still computed in float64, rounded once).
+scalar_single = build_scalar_functions(
+    _inline, _cpumath.exp_nonpositive_single, _cpumath.log1p_unit_single, numba.float64)
+
+
+def _by_result_type(name):
+    """A jitted function ``f(witness, labels, logits, pos_weight)`` that runs
+    ``name`` with the float32-result primitives when ``witness`` (an output
+    array, a pair of them, or a scalar of the result type) is float32."""
+    fn64, fn32 = getattr(scalar, name), getattr(scalar_single, name)
+
+    def typed(witness, labels, logits, pos_weight):
+        """Stub: implemented by the overload below."""
+
+    @overload(typed, inline="always")
+    def _typed(witness, labels, logits, pos_weight):
+        kind = witness[0] if isinstance(witness, types.BaseTuple) else witness
+        kind = kind.dtype if isinstance(kind, types.Array) else kind
+        fn = fn32 if kind == types.float32 else fn64
+        return lambda witness, labels, logits, pos_weight: fn(labels, logits, pos_weight)
+
+    typed.__name__ = typed.__qualname__ = f"{name}_by_result_type"
+    return typed
+
+
+_typed = {name: _by_result_type(name) for name in ELEMENTWISE + ("loss_and_grad",)}
 
 
 def _specialize(template, fn, qualname):
@@ -53,11 +79,12 @@ def _specialize(template, fn, qualname):
 
 
 def _ufunc_template(labels, logits, pos_weight):
-    return fn(labels, logits, pos_weight)  # noqa: F821 -- set by _specialize
+    # the float32 loop (float32 logits) gets the float32-result primitives
+    return fn(logits, labels, logits, pos_weight)  # noqa: F821 -- set by _specialize
 
 
 def _make_ufunc(name):
-    kernel = _specialize(_ufunc_template, getattr(scalar, name), name)
+    kernel = _specialize(_ufunc_template, _typed[name], name)
     kernel.__doc__ = (f"{name}(labels, logits, pos_weight): elementwise weighted "
                       f"sigmoid cross-entropy {name}, as a NumPy ufunc.")
     return numba.vectorize(SIGNATURES, cache=True)(kernel)
@@ -112,21 +139,21 @@ def _store_overload(out, index, value):
 
 def _flat_loop(labels, logits, pos_weight, out, size):
     for i in prange(size):
-        _store(out, i, fn(_item(labels, i), _item(logits, i),  # noqa: F821
+        _store(out, i, fn(out, _item(labels, i), _item(logits, i),  # noqa: F821
                           _item(pos_weight, i)))
 
 
 def _rows_loop(labels, logits, pos_weight, out, rows, cols):
     for r in prange(rows):
         for c in range(cols):
-            _store(out, (r, c), fn(_cell(labels, r, c), _cell(logits, r, c),  # noqa: F821
-                                   _cell(pos_weight, r, c)))
+            _store(out, (r, c), fn(out, _cell(labels, r, c),  # noqa: F821
+                                   _cell(logits, r, c), _cell(pos_weight, r, c)))
 
 
 _LOOP_TEMPLATES = {"flat": _flat_loop, "rows": _rows_loop}
 
-_loss = scalar.loss
-_grad = scalar.grad
+_loss = _typed["loss"]
+_grad = _typed["grad"]
 
 
 def _put(out, i, value):
@@ -144,11 +171,13 @@ def _put_overload(out, i, value):
 
 
 def _reduce_loop(labels, logits, pos_weight, weight, smoothing, grad_scale,
-                 loss_out, grad_out, size, partials, block):
+                 loss_out, grad_out, size, partials, block, witness):
     """Weighted loss summed per block of ``block`` elements into ``partials``
     (float64), with label smoothing z (1 - a) + a/2; optionally the weighted
     elementwise loss into ``loss_out`` and weight * grad_scale * grad into
-    ``grad_out`` (either may be None).  Operands: 1-D arrays or scalars."""
+    ``grad_out`` (either may be None).  Operands: 1-D arrays or scalars;
+    ``witness`` is a scalar of the result type (float32 results use the
+    float32-result primitives)."""
     keep = 1.0 - smoothing
     shift = 0.5 * smoothing
     for b in prange(partials.size):
@@ -159,10 +188,10 @@ def _reduce_loop(labels, logits, pos_weight, weight, smoothing, grad_scale,
             x = _item(logits, i)
             q = _item(pos_weight, i)
             w = float(_item(weight, i))
-            value = w * _loss(z, x, q)
+            value = w * _loss(witness, z, x, q)
             total += value
             _put(loss_out, i, value)
-            _put(grad_out, i, (w * grad_scale) * _grad(z, x, q))
+            _put(grad_out, i, (w * grad_scale) * _grad(witness, z, x, q))
         partials[b] = total
 
 
@@ -190,6 +219,6 @@ def get_loop(name, layout, parallel):
     loop = compiled_loops.get(key)
     if loop is None:
         qualname = f"{layout}_loop_{name}{'_parallel' if parallel else ''}"
-        kernel = _specialize(_LOOP_TEMPLATES[layout], getattr(scalar, name), qualname)
+        kernel = _specialize(_LOOP_TEMPLATES[layout], _typed[name], qualname)
         loop = compiled_loops[key] = numba.njit(parallel=parallel, error_model="numpy", cache=True)(kernel)
     return loop
