@@ -106,3 +106,23 @@ def test_ufunc_cores(name, dtype, cc):
     real = from_dtype(np.dtype(dtype))
     ptx = compile_ptx(_cuda_target.ufunc_core(name), real(real, real, real), cc, device=True)
     check(ptx, cc, dtype, kernel=False)
+
+
+@pytest.mark.parametrize("cc", CCS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("outputs", ["none", "grad", "loss and grad"])
+def test_reduction_kernels(outputs, dtype, cc):
+    real = from_dtype(np.dtype(dtype))
+    arr = _array(dtype, 1, "A")
+    strides = types.UniTuple(types.int64, 2)
+    operand = (arr, types.int64, strides)
+    out = _array(dtype)
+    loss_out = out if outputs == "loss and grad" else types.none
+    grad_out = types.none if outputs == "none" else out
+    partial_sums, finish = _cuda_target.reduce_kernels(dtype)
+    sig = (*operand, *operand, *operand, *operand, real, real, real, loss_out, grad_out,
+           strides, types.int64, _array(np.float64))
+    # float64 accumulation is intended here: check spills, calls and 64-bit indexing
+    check(compile_ptx(partial_sums.py_func, sig, cc), cc, np.float64)
+    check(compile_ptx(finish.py_func, (_array(np.float64), types.float64,
+                                       _array(dtype)), cc), cc, np.float64, kernel=False)

@@ -162,6 +162,7 @@ def strided_kernel(name, dtype):
     _numba_cuda()
     fn = getattr(scalar_functions(dtype), name)
     item = _item_function()
+    offsets = _offsets_function()
 
     @cuda.jit
     def strided(labels, labels_at, labels_strides, logits, logits_at, logits_strides,
@@ -170,15 +171,9 @@ def strided_kernel(name, dtype):
         start = cuda.grid(1)
         step = cuda.gridsize(1)
         for i in range(start, n, step):
-            rest = i
-            a, b, c, d = labels_at, logits_at, pos_weight_at, out_at
-            for axis in range(len(shape) - 1, -1, -1):
-                coord = rest % shape[axis]
-                rest //= shape[axis]
-                a += coord * labels_strides[axis]
-                b += coord * logits_strides[axis]
-                c += coord * pos_weight_strides[axis]
-                d += coord * out_strides[axis]
+            a, b, c, d = offsets(i, shape, labels_at, labels_strides, logits_at,
+                                 logits_strides, pos_weight_at, pos_weight_strides,
+                                 out_at, out_strides)
             out[d] = fn(item(labels, a), item(logits, b), item(pos_weight, c))
 
     return strided
@@ -203,6 +198,8 @@ def reduce_kernels(dtype):
     real = numba.float32 if np.dtype(dtype) == np.float32 else numba.float64
     item = _item_function()
     put = _put_function()
+    offsets = _offsets_function()
+    block_sum = _block_sum_function()
     block = BLOCK
 
     @cuda.jit
@@ -214,15 +211,9 @@ def reduce_kernels(dtype):
         tid = cuda.threadIdx.x
         total = numba.float64(0.0)
         for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            rest = i
-            a, b, c, d = labels_at, logits_at, pos_weight_at, weight_at
-            for axis in range(len(shape) - 1, -1, -1):
-                coord = rest % shape[axis]
-                rest //= shape[axis]
-                a += coord * labels_strides[axis]
-                b += coord * logits_strides[axis]
-                c += coord * pos_weight_strides[axis]
-                d += coord * weight_strides[axis]
+            a, b, c, d = offsets(i, shape, labels_at, labels_strides, logits_at,
+                                 logits_strides, pos_weight_at, pos_weight_strides,
+                                 weight_at, weight_strides)
             z = real(item(labels, a)) * keep + shift
             x = real(item(logits, b))
             q = real(item(pos_weight, c))
@@ -231,16 +222,9 @@ def reduce_kernels(dtype):
             total += numba.float64(value)
             put(loss_out, i, value)
             put(grad_out, i, (w * grad_scale) * fn_grad(z, x, q))
-        shared[tid] = total
-        cuda.syncthreads()
-        width = block // 2
-        while width > 0:
-            if tid < width:
-                shared[tid] += shared[tid + width]
-            cuda.syncthreads()
-            width //= 2
+        total = block_sum(shared, tid, total)
         if tid == 0:
-            partials[cuda.blockIdx.x] = shared[0]
+            partials[cuda.blockIdx.x] = total
 
     @cuda.jit
     def finish(partials, scale, result):
@@ -249,7 +233,43 @@ def reduce_kernels(dtype):
         total = numba.float64(0.0)
         for i in range(tid, partials.size, block):
             total += partials[i]
-        shared[tid] = total
+        total = block_sum(shared, tid, total)
+        if tid == 0:
+            result[0] = total * scale
+
+    return partial_sums, finish
+
+
+@functools.cache
+def _offsets_function():
+    """Device function: the element offsets of four operands (start offset
+    and strides per output axis each) at linear output index i."""
+    _numba_cuda()
+
+    def offsets(i, shape, a, a_strides, b, b_strides, c, c_strides, d, d_strides):
+        rest = i
+        for axis in range(len(shape) - 1, -1, -1):
+            coord = rest % shape[axis]
+            rest //= shape[axis]
+            a += coord * a_strides[axis]
+            b += coord * b_strides[axis]
+            c += coord * c_strides[axis]
+            d += coord * d_strides[axis]
+        return a, b, c, d
+
+    return cuda.jit(device=True, inline="always")(offsets)
+
+
+@functools.cache
+def _block_sum_function():
+    """Device function: the sum of ``value`` over the threads of a block
+    (tree reduction in the shared array, BLOCK entries); every thread gets
+    the block's sum."""
+    _numba_cuda()
+    block = BLOCK
+
+    def block_sum(shared, tid, value):
+        shared[tid] = value
         cuda.syncthreads()
         width = block // 2
         while width > 0:
@@ -257,10 +277,9 @@ def reduce_kernels(dtype):
                 shared[tid] += shared[tid + width]
             cuda.syncthreads()
             width //= 2
-        if tid == 0:
-            result[0] = shared[0] * scale
+        return shared[0]
 
-    return partial_sums, finish
+    return cuda.jit(device=True, inline="always")(block_sum)
 
 
 @functools.cache
