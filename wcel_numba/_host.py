@@ -6,7 +6,8 @@ result's dtype and shape, and runs the fastest CPU loop the layout allows:
 * ``flat``: every array operand is contiguous with the output's shape (all in
   C order, or all in Fortran order), the rest are scalars;
 * ``rows``: a C-contiguous (rows, cols) output with operands of that shape,
-  of the last axis only (a per-class ``pos_weight``), or scalars;
+  of the last axis only (a per-class ``pos_weight``, read from a small tile
+  that repeats it over the rows of a block), or scalars;
 * otherwise the NumPy ufunc, which broadcasts anything.
 
 The loops write only into a contiguous output of the compute dtype that does
@@ -116,9 +117,20 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def run_loop(name, layout, args, size):
-    """Run the flat or rows loop, in parallel when that is large and safe."""
-    run_parallel_safely(lambda parallel: cpu.get_loop(name, layout, parallel), args, size)
+#: Elements per block of the block loop: the length of a per-class tile.
+BLOCK_SIZE = 4096
+
+
+def run_loop(name, args, size):
+    """Run the block loop, in parallel when that is large and safe."""
+    run_parallel_safely(lambda parallel: cpu.get_loop(name, parallel), args, size)
+
+
+def _tile(row, cols, size):
+    """A per-class vector repeated over the rows of one block: shape
+    (1, block), and the block length (a whole number of rows)."""
+    rows = max(1, min(BLOCK_SIZE // cols, size // cols))
+    return np.tile(row.reshape(-1), rows).reshape(1, -1), rows * cols
 
 
 def run_parallel_safely(get_loop, args, size):
@@ -237,20 +249,20 @@ def run_common_case(name, labels, logits, pos_weight):
     out = np.empty(shape, dtype)
     if name == "loss_and_grad":
         out = (out, np.empty(shape, dtype))
+    block = BLOCK_SIZE
     if layout == "rows":
-        cols = shape[-1]
-        args = (labels.reshape(-1, cols), logits.reshape(-1, cols), q,
-                _reshaped(out, (-1, cols)), size // cols, cols)
-    elif len(shape) == 1:
-        args = (labels, logits, q, out, size)
+        q, block = _tile(q, shape[-1], size)
+    elif type(q) is np.ndarray:
+        q = q.reshape(-1)
+    if len(shape) == 1:
+        args = (labels, logits, q, out, size, block)
     else:
-        args = (labels.reshape(-1), logits.reshape(-1),
-                q if type(q) is not np.ndarray else q.reshape(-1), _reshaped(out, -1), size)
+        args = (labels.reshape(-1), logits.reshape(-1), q, _reshaped(out, -1), size, block)
     if size < PARALLEL_MIN_SIZE:
-        loop = cpu.compiled_loops.get((name, layout, False))
-        (loop or cpu.get_loop(name, layout, False))(*args)
+        loop = cpu.compiled_loops.get((name, False))
+        (loop or cpu.get_loop(name, False))(*args)
     else:
-        run_loop(name, layout, args, size)
+        run_loop(name, args, size)
     return out
 
 
@@ -305,24 +317,19 @@ def _compute(name, operands, shape, layout, targets, compute):
         _run_ufunc(name, operands, targets, compute)
         return
     size = math.prod(shape)
+    block = BLOCK_SIZE
+    if layout == "rows":  # all per-class operands share one block length
+        block = _tile(np.empty(shape[-1]), shape[-1], size)[1]
     args = []
     for v in operands:
         if _is_scalar_like(v):
             args.append(_scalar_value(v, compute))
-        elif layout == "flat":
+        elif layout == "flat" or v.shape == shape:
             args.append(v.ravel(order="K"))
-        elif v.shape == shape:
-            args.append(v.reshape(-1, shape[-1]))
         else:
-            args.append(v.reshape(-1))
-    if layout == "flat":
-        flat = [t.ravel(order="K") for t in targets]
-        run_loop(name, "flat", (*args, flat[0] if len(flat) == 1 else tuple(flat), size), size)
-    else:
-        cols = shape[-1]
-        rows = [t.reshape(-1, cols) for t in targets]
-        run_loop(name, "rows", (*args, rows[0] if len(rows) == 1 else tuple(rows),
-                                size // cols, cols), size)
+            args.append(_tile(v, shape[-1], size)[0])
+    flat = [t.ravel(order="K") for t in targets]
+    run_loop(name, (*args, flat[0] if len(flat) == 1 else tuple(flat), size, block), size)
 
 
 def _compute_through_temporaries(name, operands, shape, results, compute):

@@ -5,14 +5,14 @@ Public: ``loss``, ``grad``, ``grad_labels``, ``hessian`` -- NumPy ufuncs made by
 ``ufunc(labels, logits, pos_weight)``.  They broadcast like any ufunc; every
 loop computes in float64 and rounds once to the output type.
 
-Internal: the loops the dispatcher prefers when the layout allows it.  Numba's
+Internal: the loop the dispatcher prefers when the layout allows it.  Numba's
 ufunc loop only vectorizes when every operand is unit-strided, so a scalar
 ``pos_weight`` (stride 0) would send it to a slow strided loop, and it writes a
-strided ``out=`` wrongly when the inputs are contiguous.  ``flat_loop`` (all
-operands contiguous of the output's size, or scalars) and ``rows_loop`` (a
-contiguous (rows, cols) output with operands of that shape, of shape (cols,)
--- e.g. a per-class ``pos_weight`` -- or scalars) take scalars as arguments
-and are compiled, serial and parallel, from the same scalar functions.
+strided ``out=`` wrongly when the inputs are contiguous.  ``get_loop`` gives a
+block loop over a contiguous output whose inputs are contiguous arrays of the
+output's size, scalars (passed as arguments), or small tiles of a per-class
+vector (see ``_block_loop``), compiled serial and parallel from the same
+scalar functions.
 """
 
 import types as types_module
@@ -90,10 +90,17 @@ def _make_ufunc(name):
     return numba.vectorize(SIGNATURES, cache=True)(kernel)
 
 
-loss = _make_ufunc("loss")
-grad = _make_ufunc("grad")
-grad_labels = _make_ufunc("grad_labels")
-hessian = _make_ufunc("hessian")
+_ufuncs = {}
+
+
+def __getattr__(attr):
+    """``loss``, ``grad``, ``grad_labels``, ``hessian``: the ufuncs, made (or
+    loaded from the cache) on first access, which keeps ``import`` fast."""
+    if attr in ELEMENTWISE:
+        if attr not in _ufuncs:
+            _ufuncs[attr] = _make_ufunc(attr)
+        return _ufuncs[attr]
+    raise AttributeError(f"module 'wcel_numba.cpu' has no attribute {attr!r}")
 
 
 def _item(a, i):
@@ -107,17 +114,21 @@ def _item_overload(a, i):
     return lambda a, i: a
 
 
-def _cell(a, r, c):
-    """a[r, c] for a 2-D array, a[c] for a row of the last axis, a for a scalar."""
+def _block_view(a, start, stop):
+    """The part of an operand that block [start, stop) reads or writes:
+    a[start:stop] for a 1-D array, the row of a tile (a (1, block) array),
+    each of a pair of outputs, or a scalar itself."""
 
 
-@overload(_cell, inline="always")
-def _cell_overload(a, r, c):
+@overload(_block_view, inline="always")
+def _block_view_overload(a, start, stop):
     if isinstance(a, types.Array) and a.ndim == 2:
-        return lambda a, r, c: a[r, c]
+        return lambda a, start, stop: a[0]
     if isinstance(a, types.Array):
-        return lambda a, r, c: a[c]
-    return lambda a, r, c: a
+        return lambda a, start, stop: a[start:stop]
+    if isinstance(a, types.BaseTuple):
+        return lambda a, start, stop: (a[0][start:stop], a[1][start:stop])
+    return lambda a, start, stop: a
 
 
 def _store(out, index, value):
@@ -137,20 +148,24 @@ def _store_overload(out, index, value):
     return store_pair
 
 
-def _flat_loop(labels, logits, pos_weight, out, size):
-    for i in prange(size):
-        _store(out, i, fn(out, _item(labels, i), _item(logits, i),  # noqa: F821
-                          _item(pos_weight, i)))
+def _block_loop(labels, logits, pos_weight, out, size, block):
+    """out[i] = fn(...) for i < size, in blocks of ``block`` elements.
+
+    Each input is a 1-D array of ``size`` elements, a scalar, or a tile: a
+    (1, block) array that repeats along the flat index -- a per-class vector
+    repeated over the rows of a block, so that every operand is unit-strided
+    and the inner loop vectorizes."""
+    for b in prange((size + block - 1) // block):
+        start = b * block
+        stop = min(size, start + block)
+        z = _block_view(labels, start, stop)
+        x = _block_view(logits, start, stop)
+        q = _block_view(pos_weight, start, stop)
+        o = _block_view(out, start, stop)
+        for j in range(stop - start):  # indices from 0: no wraparound checks
+            _store(o, j, fn(o, _item(z, j), _item(x, j), _item(q, j)))  # noqa: F821
 
 
-def _rows_loop(labels, logits, pos_weight, out, rows, cols):
-    for r in prange(rows):
-        for c in range(cols):
-            _store(out, (r, c), fn(out, _cell(labels, r, c),  # noqa: F821
-                                   _cell(logits, r, c), _cell(pos_weight, r, c)))
-
-
-_LOOP_TEMPLATES = {"flat": _flat_loop, "rows": _rows_loop}
 
 _loss = _typed["loss"]
 _grad = _typed["grad"]
@@ -209,16 +224,16 @@ def get_reduce_loop(parallel):
             parallel=parallel, error_model="numpy", cache=True)(kernel)
     return loop
 
-#: {(function name, "flat" | "rows", parallel): compiled loop}, filled lazily.
+#: {(function name, parallel): compiled loop}, filled lazily.
 compiled_loops = {}
 
 
-def get_loop(name, layout, parallel):
-    """The flat or rows loop of scalar function ``name`` (compiled lazily)."""
-    key = (name, layout, parallel)
+def get_loop(name, parallel):
+    """The block loop of scalar function ``name`` (compiled lazily)."""
+    key = (name, parallel)
     loop = compiled_loops.get(key)
     if loop is None:
-        qualname = f"{layout}_loop_{name}{'_parallel' if parallel else ''}"
-        kernel = _specialize(_LOOP_TEMPLATES[layout], _typed[name], qualname)
+        qualname = f"block_loop_{name}{'_parallel' if parallel else ''}"
+        kernel = _specialize(_block_loop, _typed[name], qualname)
         loop = compiled_loops[key] = numba.njit(parallel=parallel, error_model="numpy", cache=True)(kernel)
     return loop
