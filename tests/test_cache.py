@@ -9,10 +9,10 @@ SCRIPT = """
 import numpy as np, wcel_numba
 from wcel_numba import cpu
 x = np.linspace(-5, 5, 1000); z = (x > 0) * 1.0
-wcel_numba.loss(z, x, 2.0)                    # flat loop
-wcel_numba.grad(z.reshape(10, 100), x.reshape(10, 100), np.ones(100))  # rows loop
+wcel_numba.loss(z, x, 2.0)                    # block loop, scalar pos_weight
+wcel_numba.grad(z.reshape(10, 100), x.reshape(10, 100), np.ones(100))  # block loop, per-class tile
 wcel_numba.hessian(z[::2], x[::2], 3.0)       # ufunc
-loops = [cpu.get_loop("loss", "flat", False), cpu.get_loop("grad", "rows", False)]
+loops = [cpu.get_loop("loss", False), cpu.get_loop("grad", False)]
 print(sum(len(l.stats.cache_misses) for l in loops), sum(len(l.stats.cache_hits) for l in loops))
 """
 
