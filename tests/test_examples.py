@@ -71,3 +71,18 @@ def test_dask_example():
     got = float(out.split("mean loss:")[1].split()[0])
     want = float(out.split("same on one machine:")[1].split()[0])
     assert abs(got - want) <= 1e-12 * abs(want)
+
+
+def test_info_and_bench_commands():
+    info = subprocess.run([sys.executable, "-m", "wcel_numba", "info"], capture_output=True,
+                          text=True, timeout=600, check=True).stdout
+    assert "numba" in info and "threading layer:" in info and "CUDA:" in info
+    bench = subprocess.run([sys.executable, "-m", "wcel_numba", "bench", "--sizes", "1e3",
+                            "--threads", "1", "--dtypes", "float32", "--repeat", "1"],
+                           capture_output=True, text=True, timeout=600, check=True).stdout
+    rows = [line.split("|") for line in bench.splitlines() if line.startswith("| float32")]
+    cases = {row[4].strip(): float(row[6]) for row in rows}
+    assert cases["floor (np.add)"] == 1.0
+    assert {"loss", "grad", "loss_and_grad", "loss, per-class pos_weight"} <= set(cases)
+    assert all(ratio > 0 for ratio in cases.values())
+    assert "10-element call" in bench

@@ -20,8 +20,15 @@ def info():
               (" AVX2" if "avx2" in features else ""))
     except Exception:  # pragma: no cover - informational only
         print("CPU:", platform.machine())
-    print("threads:", numba.get_num_threads(), " threading layer:", numba.config.THREADING_LAYER,
-          "(configured)")
+    import numpy as np
+    x = np.zeros(1 << 16)  # large enough for the parallel loop: starts the threading layer
+    wcel_numba.loss(x, x)
+    try:
+        layer = numba.threading_layer()
+    except ValueError:
+        layer = "none started (serial loops)"
+    print("threads:", numba.get_num_threads(), " threading layer:", layer,
+          f"(NUMBA_THREADING_LAYER={numba.config.THREADING_LAYER})")
     print("compile cache:", numba.config.CACHE_DIR or "next to the package (__pycache__)",
           f"[{cpu.__file__}]")
     from wcel_numba import _dispatch
