@@ -9,6 +9,7 @@ Run:  python examples/xgboost_objective.py
 
 import numpy as np
 import xgboost as xgb
+from _data import imbalanced_data  # noqa: F401 -- examples/_data.py
 
 import wcel_numba
 
@@ -21,14 +22,6 @@ def weighted_logistic_objective(pos_weight):
         return (wcel_numba.grad(labels, margins, pos_weight),
                 wcel_numba.hessian(labels, margins, pos_weight))
     return objective
-
-
-def imbalanced_data(n=2000, features=10, positive_rate=0.1, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, features))
-    score = X[:, 0] + 0.5 * X[:, 1] - 0.25 * X[:, 2] + 0.5 * rng.standard_normal(n)
-    y = (score > np.quantile(score, 1 - positive_rate)).astype(np.float64)
-    return X, y
 
 
 PARAMS = {"max_depth": 3, "eta": 0.3, "tree_method": "hist", "seed": 0, "nthread": 1}

@@ -64,6 +64,22 @@ def test_xgboost_objective_matches_builtin_scale_pos_weight():
     assert "pos_weight=9" in run_example("xgboost_objective.py")
 
 
+def test_lightgbm_objective_matches_builtin_scale_pos_weight():
+    import numpy as np
+    import pytest
+    pytest.importorskip("lightgbm")
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    try:
+        import lightgbm_objective as ex
+    finally:
+        sys.path.pop(0)
+    X, y = ex.imbalanced_data(n=800)
+    for q in (1.0, 9.0):
+        custom, builtin = ex.train_both(X, y, q, rounds=15)
+        assert np.abs(custom - builtin).max() <= 1e-4
+    assert "pos_weight=9" in run_example("lightgbm_objective.py")
+
+
 def test_dask_example():
     import pytest
     pytest.importorskip("distributed")
