@@ -1,6 +1,10 @@
+import importlib
 import os
 import subprocess
 import sys
+
+import numpy as np
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -19,7 +23,6 @@ def test_quickstart():
 
 
 def test_logistic_regression_digits_trades_precision_for_recall():
-    import pytest
     pytest.importorskip("sklearn")
     out = run_example("logistic_regression_digits.py", "--steps", "150")
     rows = [line for line in out.splitlines() if line.startswith("pos_weight=")]
@@ -30,7 +33,6 @@ def test_logistic_regression_digits_trades_precision_for_recall():
 
 
 def test_demo_command_and_plot(tmp_path):
-    import pytest
     pytest.importorskip("sklearn")
     args = [sys.executable, "-m", "wcel_numba", "demo", "--steps", "100",
             "--pos-weights", "0.5,1,10"]
@@ -48,40 +50,23 @@ def test_demo_command_and_plot(tmp_path):
         assert (tmp_path / "pr.png").stat().st_size > 1000
 
 
-def test_xgboost_objective_matches_builtin_scale_pos_weight():
-    import numpy as np
-    import pytest
-    pytest.importorskip("xgboost")
+@pytest.mark.parametrize("library, example", [("xgboost", "xgboost_objective"),
+                                              ("lightgbm", "lightgbm_objective")])
+def test_custom_objective_matches_builtin_scale_pos_weight(library, example):
+    pytest.importorskip(library)
     sys.path.insert(0, os.path.join(ROOT, "examples"))
     try:
-        import xgboost_objective as ex
+        module = importlib.import_module(example)
     finally:
         sys.path.pop(0)
-    X, y = ex.imbalanced_data(n=800)
+    X, y = module.imbalanced_data(n=800)
     for q in (1.0, 9.0):
-        custom, builtin = ex.train_both(X, y, q, rounds=15)
+        custom, builtin = module.train_both(X, y, q, rounds=15)
         assert np.abs(custom - builtin).max() <= 1e-4
-    assert "pos_weight=9" in run_example("xgboost_objective.py")
-
-
-def test_lightgbm_objective_matches_builtin_scale_pos_weight():
-    import numpy as np
-    import pytest
-    pytest.importorskip("lightgbm")
-    sys.path.insert(0, os.path.join(ROOT, "examples"))
-    try:
-        import lightgbm_objective as ex
-    finally:
-        sys.path.pop(0)
-    X, y = ex.imbalanced_data(n=800)
-    for q in (1.0, 9.0):
-        custom, builtin = ex.train_both(X, y, q, rounds=15)
-        assert np.abs(custom - builtin).max() <= 1e-4
-    assert "pos_weight=9" in run_example("lightgbm_objective.py")
+    assert "pos_weight=9" in run_example(f"{example}.py")
 
 
 def test_dask_example():
-    import pytest
     pytest.importorskip("distributed")
     out = run_example("dask_example.py", "--rows", "20000")
     got = float(out.split("mean loss:")[1].split()[0])

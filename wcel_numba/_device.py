@@ -152,6 +152,24 @@ def _span(view, shape):
     return _offset_view(view, low, high - low + 1), -low, tuple(strides)
 
 
+def _strided_args(ops, shape, real):
+    """Kernel arguments of the operands for the strided kernels: (span, offset,
+    strides) of each device array, (value, 0, zero strides) of each scalar."""
+    args = []
+    for op in ops:
+        if op.view is None:
+            args += [real(op.scalar), 0, (0,) * len(shape)]
+        else:
+            args += list(_span(op.view, shape))
+    return args
+
+
+def _blocks(size):
+    """Blocks to launch for ``size`` elements (grid-stride loops do the rest)."""
+    from . import _cuda_target as target
+    return max(1, min((size + target.BLOCK - 1) // target.BLOCK, target.grid_blocks_limit()))
+
+
 def _offset_view(view, low, length):
     """A 1-D device array of ``length`` elements starting ``low`` elements
     from ``view``'s first element (low <= 0 for negative strides)."""
@@ -204,7 +222,7 @@ def elementwise(name, labels, logits, pos_weight, out=None, stream=None):
 def _launch(name, ops, views, shape, size, compute, stream):
     from . import _cuda_target as target
     scalar_type = compute.type
-    blocks = max(1, min((size + target.BLOCK - 1) // target.BLOCK, target.grid_blocks_limit()))
+    blocks = _blocks(size)
     contiguous = (all(op.view is None or (op.shape == shape and op.view.is_c_contiguous())
                       for op in ops) and all(v.is_c_contiguous() for v in views))
     if contiguous:
@@ -214,12 +232,7 @@ def _launch(name, ops, views, shape, size, compute, stream):
         target.flat_kernel(name, scalar_type)[blocks, target.BLOCK, stream](
             *args, flat[0] if len(flat) == 1 else tuple(flat), size)
         return
-    args = []
-    for op in ops:
-        if op.view is None:
-            args += [scalar_type(op.scalar), 0, (0,) * len(shape)]
-        else:
-            args += list(_span(op.view, shape))
+    args = _strided_args(ops, shape, scalar_type)
     shape_arg = tuple(int(n) for n in shape)
     names = ("loss", "grad") if name == "loss_and_grad" else (name,)
     for fname, view in zip(names, views):
@@ -265,13 +278,8 @@ def reduce(labels, logits, pos_weight, weight, reduction, label_smoothing, want_
     loss_out, loss_view = new(shape) if reduction == "none" else (None, None)
     grad_out, grad_view = new(shape) if want_grad else (None, None)
     result, result_view = new((1,))
-    args = []
-    for op in ops:
-        if op.view is None:
-            args += [real(op.scalar), 0, (0,) * len(shape)]
-        else:
-            args += list(_span(op.view, shape))
-    blocks = max(1, min((size + target.BLOCK - 1) // target.BLOCK, target.grid_blocks_limit()))
+    args = _strided_args(ops, shape, real)
+    blocks = _blocks(size)
     partials = cuda.device_array(blocks, np.float64, stream=launch_stream)
     partial_sums, finish = target.reduce_kernels(real)
     grad_scale = 1.0 / size if reduction == "mean" and size else 1.0
