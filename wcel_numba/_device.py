@@ -198,7 +198,7 @@ def elementwise(name, labels, logits, pos_weight, out=None, stream=None):
     launch_stream = _stream_of(like, interface, cuda, stream)
 
     nout = 2 if name == "loss_and_grad" else 1
-    outs = _host._normalize_out(out, nout)
+    outs = _host.normalize_out(out, nout)
     results, views = [], []
     for i, o in enumerate(outs):
         label = "out" if nout == 1 else f"out[{i}]"

@@ -288,7 +288,7 @@ def run_elementwise(name, labels, logits, pos_weight, out=None):
     result_dtype, compute = result_dtypes(*(getattr(v, "dtype", None) for v in operands))
     shape = broadcast_shape(operands)
     nout = 2 if name == "loss_and_grad" else 1
-    outs = _normalize_out(out, nout)
+    outs = normalize_out(out, nout)
     for i, o in enumerate(outs):
         if o is not None:
             check_out(o, shape, result_dtype, "out" if nout == 1 else f"out[{i}]")
@@ -362,7 +362,7 @@ def _compute_through_temporaries(name, operands, shape, results, compute):
             np.copyto(r[block], t, casting="same_kind")
 
 
-def _normalize_out(out, nout):
+def normalize_out(out, nout):
     if nout == 1:
         return [out]
     if out is None:
