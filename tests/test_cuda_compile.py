@@ -126,3 +126,16 @@ def test_reduction_kernels(outputs, dtype, cc):
     check(compile_ptx(partial_sums.py_func, sig, cc), cc, np.float64)
     check(compile_ptx(finish.py_func, (_array(np.float64), types.float64,
                                        _array(dtype)), cc), cc, np.float64, kernel=False)
+
+
+@pytest.mark.parametrize("cc", CCS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["loss", "grad", "grad_labels", "hessian", "loss_and_grad"])
+def test_rows_kernels(name, dtype, cc):
+    real = from_dtype(np.dtype(dtype))
+    full, row = _array(dtype, 2), _array(dtype, 1)
+    out = types.UniTuple(full, 2) if name == "loss_and_grad" else full
+    kernel = _cuda_target.rows_kernel(name, dtype)
+    for q in (row, real):  # per-class and scalar pos_weight
+        check(compile_ptx(kernel.py_func, (full, full, q, out, types.int64, types.int64), cc),
+              cc, dtype)

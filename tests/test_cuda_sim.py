@@ -177,3 +177,16 @@ def test_gpu_example_under_the_simulator():
     line = next(line for line in out.stdout.splitlines() if line.startswith("numba:"))
     device_value, cpu_value = float(line.split()[3]), float(line.split()[-1])
     assert abs(device_value - cpu_value) <= 1e-5 * cpu_value
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_kernel_for_per_class_vectors(dtype):
+    z, x = data((37, 6), dtype)
+    q = np.linspace(0.5, 4, 6).astype(dtype)
+    d = cuda().to_device
+    loss, grad = w.loss_and_grad(d(z), d(x), d(q))  # per-class pos_weight
+    assert_close(loss, w.loss(z, x, q), dtype)
+    assert_close(grad, w.grad(z, x, q), dtype, larger_term("grad", z, x, q))
+    row_labels = z[0].copy()  # per-class labels too, on a 3-D output
+    x3 = x.reshape(37, 1, 6).repeat(2, axis=1)
+    assert_close(w.hessian(d(row_labels), d(x3), d(q)), w.hessian(row_labels, x3, q), dtype)

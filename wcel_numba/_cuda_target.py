@@ -12,10 +12,11 @@ attribute access, because numba-cuda compiles a CUDA ufunc's core when it is
 defined and needs a driver for that; ``import wcel_numba`` never imports
 ``numba.cuda``.
 
-Internal: ``flat_kernel(name, dtype)`` and ``strided_kernel(name, dtype)``,
-``cuda.jit`` kernels that the dispatcher (``_device``) launches: scalars are
-kernel arguments, grid-stride loops with 64-bit indices, and broadcasting by
-strides (a stride of 0) instead of materialized copies.
+Internal: ``flat_kernel``, ``rows_kernel`` (per-class vectors) and
+``strided_kernel`` (anything else), ``cuda.jit`` kernels that the dispatcher
+(``_device``) launches, and ``reduce_kernels``: scalars are kernel arguments,
+grid-stride loops with 64-bit indices, and broadcasting by strides (a stride
+of 0) instead of materialized copies.
 
 Both are compiled from the scalar definitions in ``_scalar.py`` -- the same
 ones as the CPU target -- with libdevice's ``exp``/``log1p`` and, per dtype,
@@ -151,6 +152,38 @@ def flat_kernel(name, dtype):
 
 
 @functools.cache
+def rows_kernel(name, dtype):
+    """Kernel over a C-contiguous (rows, cols) output whose inputs are arrays
+    of that shape, per-class vectors of shape (cols,), or scalars -- the
+    per-class pos_weight case without any index division.
+
+    Called as kernel[(bx, by), ROWS_BLOCK, stream](labels, logits,
+    pos_weight, out, rows, cols), ``out`` a 2-D array or a pair of them;
+    threads run along the columns (coalesced), grid-stride in both axes.
+    """
+    _numba_cuda()
+    fn = getattr(scalar_functions(dtype), name)
+    cell = _cell_function()
+    device = cuda.jit(device=True, inline="always")
+    store = device(_store_pair if name == "loss_and_grad" else _store)
+
+    @cuda.jit
+    def rows_kernel(labels, logits, pos_weight, out, rows, cols):
+        col_start, row_start = cuda.grid(2)
+        col_step, row_step = cuda.gridsize(2)
+        for r in range(row_start, rows, row_step):
+            for c in range(col_start, cols, col_step):
+                store(out, (r, c), fn(cell(labels, r, c), cell(logits, r, c),
+                                      cell(pos_weight, r, c)))
+
+    return rows_kernel
+
+
+#: Threads per block of the rows kernel: 32 columns x 8 rows.
+ROWS_BLOCK = (32, 8)
+
+
+@functools.cache
 def strided_kernel(name, dtype):
     """Kernel over any broadcast layout, for one output (not loss_and_grad).
 
@@ -280,6 +313,34 @@ def _block_sum_function():
         return shared[0]
 
     return cuda.jit(device=True, inline="always")(block_sum)
+
+
+@functools.cache
+def _cell_function():
+    """Device function: a[r, c] for a 2-D array, a[c] for a per-class vector,
+    a itself for a scalar."""
+    _numba_cuda()
+    if cuda.config.ENABLE_CUDASIM:
+        def cell(a, r, c):
+            ndim = len(a.shape) if hasattr(a, "shape") else 0
+            return a[r, c] if ndim == 2 else (a[c] if ndim == 1 else a)
+        return cell
+
+    from numba.core import types
+    from numba.cuda.extending import overload
+
+    def cell(a, r, c):
+        pass
+
+    @overload(cell, target="cuda", inline="always")
+    def _cell(a, r, c):
+        if isinstance(a, types.Array) and a.ndim == 2:
+            return lambda a, r, c: a[r, c]
+        if isinstance(a, types.Array):
+            return lambda a, r, c: a[c]
+        return lambda a, r, c: a
+
+    return cell
 
 
 @functools.cache

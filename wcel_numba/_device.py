@@ -152,6 +152,22 @@ def _span(view, shape):
     return _offset_view(view, low, high - low + 1), -low, tuple(strides)
 
 
+def _rows_layout(ops, views, shape):
+    """Whether the rows kernel applies: C-contiguous outputs of 2+ dimensions,
+    inputs of the full shape (C-contiguous), per-class vectors along the last
+    axis (contiguous), or scalars."""
+    if len(shape) < 2 or not all(v.is_c_contiguous() for v in views):
+        return False
+    for op in ops:
+        if op.view is None:
+            continue
+        full = op.shape == shape
+        per_class = (op.view.size == shape[-1] and op.shape[-1:] == shape[-1:])
+        if not ((full or per_class) and op.view.is_c_contiguous()):
+            return False
+    return True
+
+
 def _strided_args(ops, shape, real):
     """Kernel arguments of the operands for the strided kernels: (span, offset,
     strides) of each device array, (value, 0, zero strides) of each scalar."""
@@ -231,6 +247,19 @@ def _launch(name, ops, views, shape, size, compute, stream):
         flat = [v.reshape(size) for v in views]
         target.flat_kernel(name, scalar_type)[blocks, target.BLOCK, stream](
             *args, flat[0] if len(flat) == 1 else tuple(flat), size)
+        return
+    if _rows_layout(ops, views, shape):
+        cols = shape[-1]
+        rows = size // cols
+        args = [scalar_type(op.scalar) if op.view is None else
+                op.view.reshape(rows, cols) if op.shape == shape else op.view.reshape(cols)
+                for op in ops]
+        grid_x = min((cols + target.ROWS_BLOCK[0] - 1) // target.ROWS_BLOCK[0], 64)
+        grid_y = max(1, min((rows + target.ROWS_BLOCK[1] - 1) // target.ROWS_BLOCK[1],
+                            max(1, target.grid_blocks_limit() // grid_x)))
+        outs = [v.reshape(rows, cols) for v in views]
+        target.rows_kernel(name, scalar_type)[(grid_x, grid_y), target.ROWS_BLOCK, stream](
+            *args, outs[0] if len(outs) == 1 else tuple(outs), rows, cols)
         return
     args = _strided_args(ops, shape, scalar_type)
     shape_arg = tuple(int(n) for n in shape)
