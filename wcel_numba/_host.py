@@ -219,13 +219,15 @@ def _as_float32(value):
     return scalar
 
 
-def run_common_case(name, labels, logits, pos_weight):
+def run_common_case(name, labels, logits, pos_weight, out=None):
     """The common call, with little Python overhead, or None if it isn't one.
 
     Common: same-shape, same-dtype, C-contiguous float32/float64 labels and
     logits; pos_weight a Python number, an array like them, or a per-class
-    vector along the last axis; no out.  Identical in result to
-    ``run_elementwise``, which handles everything else.
+    vector along the last axis; no out, or (a pair of) C-contiguous
+    writeable out arrays of that dtype and shape that are the logits or
+    labels themselves or share no memory with the inputs.  Identical in
+    result to ``run_elementwise``, which handles everything else.
     """
     dtype = logits.dtype
     shape = logits.shape
@@ -246,9 +248,12 @@ def run_common_case(name, labels, logits, pos_weight):
     else:
         return None
     size = logits.size
-    out = np.empty(shape, dtype)
-    if name == "loss_and_grad":
-        out = (out, np.empty(shape, dtype))
+    if out is None:
+        out = np.empty(shape, dtype)
+        if name == "loss_and_grad":
+            out = (out, np.empty(shape, dtype))
+    elif not _usable_out(out, name, dtype, shape, (labels, logits, q)):
+        return None
     block = BLOCK_SIZE
     if layout == "rows":
         q, block = _tile(q, shape[-1], size)
@@ -264,6 +269,22 @@ def run_common_case(name, labels, logits, pos_weight):
     else:
         run_loop(name, args, size)
     return out
+
+
+def _usable_out(out, name, dtype, shape, inputs):
+    """Whether ``out`` can take the loop's results directly (see run_common_case)."""
+    outs = out if type(out) is tuple and name == "loss_and_grad" else (out,)
+    if (name == "loss_and_grad") != (type(out) is tuple) or len(outs) != (
+            2 if name == "loss_and_grad" else 1):
+        return False
+    for o in outs:
+        if (type(o) is not np.ndarray or o.dtype is not dtype or o.shape != shape
+                or not o.flags.c_contiguous or not o.flags.writeable):
+            return False
+        for a in inputs:
+            if type(a) is np.ndarray and a is not o and np.may_share_memory(a, o):
+                return False
+    return len(outs) == 1 or not np.may_share_memory(outs[0], outs[1])
 
 
 def _reshaped(out, shape):

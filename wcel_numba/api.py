@@ -59,8 +59,8 @@ _DOCS = {
 
 def _make_public(name):
     def public(labels, logits, pos_weight=1.0, *, out=None, stream=None):
-        if out is None and type(logits) is np.ndarray and type(labels) is np.ndarray:
-            result = _host.run_common_case(name, labels, logits, pos_weight)
+        if type(logits) is np.ndarray and type(labels) is np.ndarray:
+            result = _host.run_common_case(name, labels, logits, pos_weight, out)
             if result is not None:
                 return result
         return _dispatch.elementwise(name, labels, logits, pos_weight, out, stream)
