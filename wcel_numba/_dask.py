@@ -38,7 +38,8 @@ def reduce(labels, logits, pos_weight, weight, reduction, label_smoothing, want_
     args = [a if isinstance(a, da.Array) or not np.ndim(a) else da.asarray(a)
             for a in (labels, logits, pos_weight, 1.0 if weight is None else weight)]
     lazy = [i for i, a in enumerate(args) if isinstance(a, da.Array)]
-    shape = np.broadcast_shapes(*(np.shape(a) for a in args))
+    shape = _host.broadcast_shapes([np.shape(a) for a in args],
+                                   ("labels", "logits", "pos_weight", "weight"))
     ndim = len(shape)
     result_dtype, __ = _host.result_dtypes(*(_dtype(a) for a in args[:3]))
     # Chunks: those of an argument of the full shape (logits first), else the first.

@@ -207,8 +207,7 @@ def elementwise(name, labels, logits, pos_weight, out=None, stream=None):
     result_dtype, compute = _host.result_dtypes(*(op.dtype for op in ops))
     if result_dtype != compute:
         raise TypeError(f"{result_dtype} is not supported on the GPU; use float32 or float64")
-    shape = _host.broadcast_shape([np.empty(op.shape, dtype=np.bool_) if op.shape else 0.0
-                                   for op in ops]) if any(op.shape for op in ops) else ()
+    shape = _host.broadcast_shapes([op.shape for op in ops], ARG_NAMES)
     like = logits if ops[1].view is not None else next(op.source for op in ops if op.view is not None)
     interface = getattr(like, "__cuda_array_interface__", None)
     launch_stream = _stream_of(like, interface, cuda, stream)
@@ -286,12 +285,7 @@ def reduce(labels, logits, pos_weight, weight, reduction, label_smoothing, want_
         result_dtype, compute = _host.result_dtypes(result_dtype, ops[1].dtype, ops[3].dtype)
     if result_dtype != compute:
         raise TypeError(f"{result_dtype} is not supported on the GPU; use float32 or float64")
-    shapes = [op.shape for op in ops]
-    try:
-        shape = np.broadcast_shapes(*shapes)
-    except ValueError:
-        raise ValueError("labels, logits, pos_weight and weight do not broadcast together: "
-                         + ", ".join(f"{n} {s}" for n, s in zip(names, shapes))) from None
+    shape = _host.broadcast_shapes([op.shape for op in ops], names)
     like = logits if ops[1].view is not None else next(op.source for op in ops
                                                          if op.view is not None)
     launch_stream = _stream_of(like, getattr(like, "__cuda_array_interface__", None), cuda,

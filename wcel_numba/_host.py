@@ -80,12 +80,17 @@ def broadcast_shape(operands):
     nonscalar = [s for s in shapes if s]
     if all(s == nonscalar[0] for s in nonscalar[1:]):
         return nonscalar[0] if nonscalar else ()
+    return broadcast_shapes(shapes, ARG_NAMES)
+
+
+def broadcast_shapes(shapes, names):
+    """np.broadcast_shapes, with an error that names every argument's shape."""
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
         raise ValueError(
-            "labels, logits and pos_weight do not broadcast together: shapes "
-            + ", ".join(f"{n} {s}" for n, s in zip(ARG_NAMES, shapes))) from None
+            ", ".join(names[:-1]) + f" and {names[-1]} do not broadcast together: shapes "
+            + ", ".join(f"{n} {s}" for n, s in zip(names, shapes))) from None
 
 
 def check_out(out, shape, result_dtype, name="out"):

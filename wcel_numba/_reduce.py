@@ -41,12 +41,7 @@ def reduce_host(labels, logits, pos_weight, weight, reduction, label_smoothing, 
     result_dtype, compute = _host.result_dtypes(dtypes[0], dtypes[1], dtypes[2])
     if dtypes[3] is not None and dtypes[3].kind == "f":
         result_dtype, compute = _host.result_dtypes(result_dtype, dtypes[1], dtypes[3])
-    shapes = [np.shape(v) for v in operands]
-    try:
-        shape = np.broadcast_shapes(*shapes)
-    except ValueError:
-        raise ValueError("labels, logits, pos_weight and weight do not broadcast together: "
-                         + ", ".join(f"{n} {s}" for n, s in zip(names, shapes))) from None
+    shape = _host.broadcast_shapes([np.shape(v) for v in operands], names)
     size = math.prod(shape)
     if grad_scale is None:
         grad_scale = 1.0 / size if reduction == "mean" and size else 1.0
