@@ -251,3 +251,12 @@ def test_masked_arrays_are_refused():
     z, x = _data(4)
     with pytest.raises(TypeError, match="logits.*masked"):
         w.loss(z, np.ma.masked_array(x, mask=[0, 1, 0, 0]))
+
+
+@pytest.mark.parametrize("dtype", [">f8", ">f4", ">i8", "<f4"])
+def test_non_native_byte_order(dtype):
+    z = np.array([0, 1, 1, 0, 1], dtype=dtype)
+    x = np.array([-3.0, 0.5, 2.0, 40.0, -1e3]).astype(dtype)
+    want = w.loss(z.astype(z.dtype.newbyteorder("=")), x.astype(x.dtype.newbyteorder("=")), 2.0)
+    np.testing.assert_array_equal(w.loss(z, x, 2.0), want)
+    np.testing.assert_array_equal(w.grad(z, x, np.full(5, 2.0, dtype)), w.grad(z, x, 2.0))

@@ -178,7 +178,7 @@ def _choose_layout(arrays, shape):
     element converted exactly to float64); other dtypes (float16, non-native
     byte order) go to the ufunc, which converts them in small buffers.
     """
-    if not all(a.dtype.isnative and a.dtype.itemsize >= 4 or a.dtype.kind in "biu"
+    if not all(a.dtype.isnative and (a.dtype.itemsize >= 4 or a.dtype.kind in "biu")
                for a in arrays):
         return None, "C"
     full = [a for a in arrays if a.shape == shape]
