@@ -25,6 +25,8 @@ NaN is *not* propagated by ``exp_nonpositive``; the scalar functions in
 ``_scalar.py`` restore NaN explicitly.
 """
 
+import math
+
 import numba
 from llvmlite import ir
 from numba import types
@@ -84,35 +86,26 @@ _LN2_LO = 1.90821492927058770002e-10
 _ROUND_SHIFTER = 6755399441055744.0
 _SHIFTER_BITS = 0x4338000000000000
 
-# Taylor coefficients 1/n! of exp on |r| <= ln2/2: truncation < 2**-60.
-_E2 = 1.0 / 2
-_E3 = 1.0 / 6
-_E4 = 1.0 / 24
-_E5 = 1.0 / 120
-_E6 = 1.0 / 720
-_E7 = 1.0 / 5040
-_E8 = 1.0 / 40320
-_E9 = 1.0 / 362880
-_E10 = 1.0 / 3628800
-_E11 = 1.0 / 39916800
-_E12 = 1.0 / 479001600
-_E13 = 1.0 / 6227020800
+# Taylor coefficients 1/n! of exp, highest degree first: 13 terms leave a
+# truncation below 2**-60 on |r| <= ln2/2, 8 terms below 2**-32.
+_EXP_DOUBLE = tuple(1.0 / math.factorial(n) for n in range(13, 1, -1))
+_EXP_SINGLE = tuple(1.0 / math.factorial(n) for n in range(8, 1, -1))
 
-# Coefficients 2/(2j+1) of 2*atanh(s) = 2s + s*R(s^2); |s| <= 0.2 here,
-# so eleven terms leave a truncation below 2**-58 relative.
-_L1 = 2.0 / 3
-_L2 = 2.0 / 5
-_L3 = 2.0 / 7
-_L4 = 2.0 / 9
-_L5 = 2.0 / 11
-_L6 = 2.0 / 13
-_L7 = 2.0 / 15
-_L8 = 2.0 / 17
-_L9 = 2.0 / 19
-_L10 = 2.0 / 21
-_L11 = 2.0 / 23
+# Coefficients 2/(2j+1) of 2*atanh(s) = 2s + s*R(s^2), highest first; |s| <= 0.2
+# here, so eleven terms leave a truncation below 2**-58 relative.
+_ATANH_SERIES = tuple(2.0 / (2 * j + 1) for j in range(11, 0, -1))
 
 _jit = numba.njit(inline="always", error_model="numpy")
+
+
+@_jit
+def _horner(x, coefficients):
+    """The polynomial with these coefficients (highest degree first) at x,
+    by Horner's rule with fused multiply-adds (a constant tuple: unrolled)."""
+    p = coefficients[0]
+    for c in coefficients[1:]:
+        p = fma(x, p, c)
+    return p
 
 
 @_jit
@@ -139,43 +132,27 @@ def _scale_by_power_of_two(p, k):
 def exp_nonpositive_single(y):
     """exp(y) for y <= 0 to 2**-31 relative: degree-8 Taylor polynomial."""
     r, k = _exp_reduce(y)
-    p = fma(r, _E8, _E7)
-    p = fma(r, p, _E6)
-    p = fma(r, p, _E5)
-    p = fma(r, p, _E4)
-    p = fma(r, p, _E3)
-    p = fma(r, p, _E2)
+    p = _horner(r, _EXP_SINGLE)
     p = fma(r * r, p, r) + 1.0
     return _scale_by_power_of_two(p, k)
 
 
 # log1p(e)/e on [0, 1]: the degree-12 polynomial interpolating it at the
 # Chebyshev nodes (fitted in 60-digit arithmetic); relative error 2**-35.4.
-_LOG1P_SINGLE = (
+# Listed from the constant term up, stored highest degree first.
+_LOG1P_SINGLE = tuple(reversed((
     0.9999999999785376, -0.499999992726098, 0.3333329204467681, -0.24999068541803812,
     0.19988934638908445, -0.16587094998578766, 0.13909859913312295, -0.11270121772120155,
     0.08212817261992637, -0.049102420489767325, 0.02162277662889297,
     -0.0060543815118333415, 0.0007950132275741071,
-)
+)))
 
 
 @_jit
 def log1p_unit_single(e):
     """log(1 + e) for 0 <= e <= 1 to 2**-35 relative: e times a polynomial,
     no branch and no division."""
-    c = _LOG1P_SINGLE
-    p = fma(e, c[12], c[11])
-    p = fma(e, p, c[10])
-    p = fma(e, p, c[9])
-    p = fma(e, p, c[8])
-    p = fma(e, p, c[7])
-    p = fma(e, p, c[6])
-    p = fma(e, p, c[5])
-    p = fma(e, p, c[4])
-    p = fma(e, p, c[3])
-    p = fma(e, p, c[2])
-    p = fma(e, p, c[1])
-    return e * fma(e, p, c[0])
+    return e * _horner(e, _LOG1P_SINGLE)
 
 
 @_jit
@@ -188,17 +165,7 @@ def exp_nonpositive(y):
     once.
     """
     r, k = _exp_reduce(y)
-    p = fma(r, _E13, _E12)
-    p = fma(r, p, _E11)
-    p = fma(r, p, _E10)
-    p = fma(r, p, _E9)
-    p = fma(r, p, _E8)
-    p = fma(r, p, _E7)
-    p = fma(r, p, _E6)
-    p = fma(r, p, _E5)
-    p = fma(r, p, _E4)
-    p = fma(r, p, _E3)
-    p = fma(r, p, _E2)
+    p = _horner(r, _EXP_DOUBLE)
     p = fma(r * r, p, r) + 1.0
     return _scale_by_power_of_two(p, k)
 
@@ -216,16 +183,6 @@ def log1p_unit(e):
     f = (e - 1.0) * 0.5 if upper else e
     s = f / (2.0 + f)
     s2 = s * s
-    p = fma(s2, _L11, _L10)
-    p = fma(s2, p, _L9)
-    p = fma(s2, p, _L8)
-    p = fma(s2, p, _L7)
-    p = fma(s2, p, _L6)
-    p = fma(s2, p, _L5)
-    p = fma(s2, p, _L4)
-    p = fma(s2, p, _L3)
-    p = fma(s2, p, _L2)
-    p = fma(s2, p, _L1)
-    r = s2 * p
+    r = s2 * _horner(s2, _ATANH_SERIES)
     log1p_f = fma(-s, f - r, f)
     return _LN2_HI + (log1p_f + _LN2_LO) if upper else log1p_f
