@@ -8,7 +8,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -23,9 +23,6 @@ FLOATS = st.sampled_from([np.float16, np.float32, np.float64])
 
 def arrays(dtype, shape, **kw):
     return hnp.arrays(dtype, shape, elements=st.floats(width=np.dtype(dtype).itemsize * 8, **kw))
-
-
-values = st.floats(allow_nan=True, allow_infinity=True)
 
 
 @st.composite

@@ -81,7 +81,7 @@ def run(sizes=(1e3, 1e5, 1e7), threads=(None,), dtypes=("float32", "float64"), r
             z = (rng.random(n) < 0.3).astype(dtype)
             q = 3.0
             qc = (rng.random(100) * 4 + 0.5).astype(dtype)
-            o1, o2 = np.empty(n, dtype), np.empty(n, dtype)
+            o1 = np.empty(n, dtype)
             for nthreads in threads:
                 if nthreads:
                     numba.set_num_threads(nthreads)
