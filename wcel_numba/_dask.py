@@ -54,9 +54,11 @@ def reduce(labels, logits, pos_weight, weight, reduction, label_smoothing, want_
             full[i] = part
         return full
 
-    def block_reduce(*parts, want, scale=None):
+    def block_reduce(*parts, want):
+        """One block: its weighted sum ('sum'), weighted elementwise loss
+        ('none'), or (sum, gradient) ('grad')."""
         z, x, q, w = with_blocks(parts)
-        return _dispatch.reduce(z, x, q, w, "sum" if want == "sum" else "none",
+        return _dispatch.reduce(z, x, q, w, "none" if want == "none" else "sum",
                                 label_smoothing, want == "grad")
 
     size = int(np.prod(shape))
