@@ -41,7 +41,7 @@ def reduce(labels, logits, pos_weight, weight, reduction, label_smoothing, want_
     shape = _host.broadcast_shapes([np.shape(a) for a in args],
                                    ("labels", "logits", "pos_weight", "weight"))
     ndim = len(shape)
-    result_dtype, __ = _host.result_dtypes(*(_dtype(a) for a in args[:3]))
+    result_dtype, __ = _host.result_dtypes(*(_dtype(a) for a in args))
     # Chunks: those of an argument of the full shape (logits first), else the first.
     reference = next((args[i] for i in [1] + lazy if isinstance(args[i], da.Array)
                       and args[i].shape == shape), args[lazy[0]])

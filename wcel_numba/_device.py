@@ -197,20 +197,37 @@ def _offset_view(view, low, length):
     return cuda.from_cuda_array_interface(interface, owner=view, sync=False)
 
 
-def elementwise(name, labels, logits, pos_weight, out=None, stream=None):
-    """Evaluate ``name`` on the GPU; see the module docstring."""
+def _prepare(values, names, stream):
+    """The shared start of a GPU call: (cuda, operands, result dtype, compute
+    dtype, broadcast shape, the array whose type the results take -- the
+    logits, or else the first device argument -- and the launch stream)."""
     cuda = _cuda()
-    ops = [_Operand(v, n, cuda) for v, n in zip((labels, logits, pos_weight), ARG_NAMES)]
+    ops = [_Operand(v, n, cuda) for v, n in zip(values, names)]
     devices = {_device_id(op.source) for op in ops if op.view is not None} - {None}
     if len(devices) > 1:
         raise ValueError(f"the arguments are on different GPUs: {sorted(devices)}")
     result_dtype, compute = _host.result_dtypes(*(op.dtype for op in ops))
     if result_dtype != compute:
         raise TypeError(f"{result_dtype} is not supported on the GPU; use float32 or float64")
-    shape = _host.broadcast_shapes([op.shape for op in ops], ARG_NAMES)
-    like = logits if ops[1].view is not None else next(op.source for op in ops if op.view is not None)
-    interface = getattr(like, "__cuda_array_interface__", None)
-    launch_stream = _stream_of(like, interface, cuda, stream)
+    shape = _host.broadcast_shapes([op.shape for op in ops], names)
+    like = ops[1].source if ops[1].view is not None else next(
+        op.source for op in ops if op.view is not None)
+    launch_stream = _stream_of(like, getattr(like, "__cuda_array_interface__", None), cuda,
+                               stream)
+    return cuda, ops, result_dtype, compute, shape, like, launch_stream
+
+
+def _new_output(like, shape, dtype, cuda, stream):
+    """(a new array in the type of ``like``, a Numba view of it)."""
+    array = _allocate(like, shape, dtype, cuda, stream)
+    return array, cuda.from_cuda_array_interface(array.__cuda_array_interface__, owner=array,
+                                                 sync=False)
+
+
+def elementwise(name, labels, logits, pos_weight, out=None, stream=None):
+    """Evaluate ``name`` on the GPU; see the module docstring."""
+    cuda, ops, result_dtype, compute, shape, like, launch_stream = _prepare(
+        (labels, logits, pos_weight), ARG_NAMES, stream)
 
     nout = 2 if name == "loss_and_grad" else 1
     outs = _host.normalize_out(out, nout)
@@ -218,9 +235,7 @@ def elementwise(name, labels, logits, pos_weight, out=None, stream=None):
     for i, o in enumerate(outs):
         label = "out" if nout == 1 else f"out[{i}]"
         if o is None:
-            o = _allocate(like, shape, result_dtype, cuda, launch_stream)
-            view = cuda.from_cuda_array_interface(o.__cuda_array_interface__, owner=o,
-                                                  sync=False)
+            o, view = _new_output(like, shape, result_dtype, cuda, launch_stream)
         else:
             view = _check_out(o, shape, result_dtype, cuda, label)
         results.append(o)
@@ -276,27 +291,14 @@ def reduce(labels, logits, pos_weight, weight, reduction, label_smoothing, want_
     from . import _cuda_target as target
     from ._reduce import check_options
     check_options(reduction, label_smoothing)
-    cuda = _cuda()
-    names = ARG_NAMES + ("weight",)
-    ops = [_Operand(v, n, cuda) for v, n in
-           zip((labels, logits, pos_weight, 1.0 if weight is None else weight), names)]
-    result_dtype, compute = _host.result_dtypes(ops[0].dtype, ops[1].dtype, ops[2].dtype)
-    if ops[3].dtype is not None and ops[3].dtype.kind == "f":
-        result_dtype, compute = _host.result_dtypes(result_dtype, ops[1].dtype, ops[3].dtype)
-    if result_dtype != compute:
-        raise TypeError(f"{result_dtype} is not supported on the GPU; use float32 or float64")
-    shape = _host.broadcast_shapes([op.shape for op in ops], names)
-    like = logits if ops[1].view is not None else next(op.source for op in ops
-                                                         if op.view is not None)
-    launch_stream = _stream_of(like, getattr(like, "__cuda_array_interface__", None), cuda,
-                               stream)
+    cuda, ops, result_dtype, compute, shape, like, launch_stream = _prepare(
+        (labels, logits, pos_weight, 1.0 if weight is None else weight),
+        ARG_NAMES + ("weight",), stream)
     size = int(np.prod(shape, dtype=np.int64))
     real = compute.type
 
     def new(shape_):
-        array = _allocate(like, shape_, result_dtype, cuda, launch_stream)
-        return array, cuda.from_cuda_array_interface(array.__cuda_array_interface__,
-                                                     owner=array, sync=False)
+        return _new_output(like, shape_, result_dtype, cuda, launch_stream)
 
     loss_out, loss_view = new(shape) if reduction == "none" else (None, None)
     grad_out, grad_view = new(shape) if want_grad else (None, None)

@@ -56,15 +56,16 @@ def as_operand(value, name):
     return value
 
 
-def result_dtypes(labels_dtype, logits_dtype, pos_weight_dtype):
+def result_dtypes(labels_dtype, logits_dtype, pos_weight_dtype, weight_dtype=None):
     """(dtype of the result, dtype it is computed in), from the arguments'
-    dtypes (None for a Python scalar).
+    dtypes (None for a Python scalar; ``weight_dtype`` for the reductions'
+    sample weight, which promotes like pos_weight).
 
     Float arrays follow NumPy promotion; bool and integer labels and
     pos_weight never upcast float logits; integer or bool logits count as
     float64; Python scalars are weak.  float16 is computed in float32.
     """
-    floats = [dt for dt in (labels_dtype, logits_dtype, pos_weight_dtype)
+    floats = [dt for dt in (labels_dtype, logits_dtype, pos_weight_dtype, weight_dtype)
               if dt is not None and dt.kind in _FLOAT_KINDS]
     if logits_dtype is not None and logits_dtype.kind not in _FLOAT_KINDS:
         floats.append(np.dtype(np.float64))

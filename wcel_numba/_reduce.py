@@ -37,10 +37,7 @@ def reduce_host(labels, logits, pos_weight, weight, reduction, label_smoothing, 
     names = ("labels", "logits", "pos_weight", "weight")
     operands = [_host.as_operand(v, n) for v, n in
                 zip((labels, logits, pos_weight, 1.0 if weight is None else weight), names)]
-    dtypes = [getattr(v, "dtype", None) for v in operands]
-    result_dtype, compute = _host.result_dtypes(dtypes[0], dtypes[1], dtypes[2])
-    if dtypes[3] is not None and dtypes[3].kind == "f":
-        result_dtype, compute = _host.result_dtypes(result_dtype, dtypes[1], dtypes[3])
+    result_dtype, compute = _host.result_dtypes(*(getattr(v, "dtype", None) for v in operands))
     shape = _host.broadcast_shapes([np.shape(v) for v in operands], names)
     size = math.prod(shape)
     if grad_scale is None:
