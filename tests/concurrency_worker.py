@@ -36,7 +36,8 @@ def hammer_threads(seconds, nthreads=8):
 
     def work(k):
         i = k
-        while time.monotonic() < stop:
+        # for about ``seconds``, and at least a full round of the cases each
+        while time.monotonic() < stop or i < k + len(cases):
             case = i % len(cases)
             z, x = cases[case]
             loss, grad = wcel_numba.loss_and_grad(z, x, 2.5)

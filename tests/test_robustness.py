@@ -143,7 +143,7 @@ def test_eight_threads_bit_identical_under_each_threading_layer(layer):
         pytest.skip(f"{layer} is not available here")
     assert result.returncode == 0, result.stderr
     used, bad, calls = result.stdout.split()
-    assert used == layer and bad == "0" and int(calls) > 10
+    assert used == layer and bad == "0" and int(calls) >= 8 * 3  # every thread ran every case
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
