@@ -31,7 +31,7 @@ def hammer_threads(seconds, nthreads=8):
     cases = [make_inputs(n, seed) for seed, n in enumerate((100, 3000, 200_000))]
     expected = [(wcel_numba.loss(z, x, 2.5), wcel_numba.grad(z, x, 2.5)) for z, x in cases]
     mismatches = []
-    calls = [0]
+    calls = [0] * nthreads  # one counter per thread: no lost updates
     stop = time.monotonic() + seconds
 
     def work(k):
@@ -45,7 +45,7 @@ def hammer_threads(seconds, nthreads=8):
             if not (np.array_equal(loss, expected[case][0]) and np.array_equal(single, loss)
                     and np.array_equal(grad, expected[case][1])):
                 mismatches.append(case)
-            calls[0] += 1
+            calls[k] += 1
             i += 1
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(nthreads)]
@@ -53,7 +53,7 @@ def hammer_threads(seconds, nthreads=8):
         t.start()
     for t in threads:
         t.join()
-    return len(mismatches), calls[0]
+    return len(mismatches), sum(calls)
 
 
 if __name__ == "__main__":
