@@ -45,17 +45,23 @@ def terms(name, z, x, q):
 
 @functools.lru_cache(maxsize=None)
 def table(name, dtype):
-    """The grid LABELS x logit_grid x POS_WEIGHTS with the exact values.
+    """The grid LABELS x logit_grid x POS_WEIGHTS with the exact values (see
+    ``exact_table``)."""
+    dtype = np.dtype(dtype).type
+    return exact_table(name, dtype, itertools.product(LABELS, logit_grid(dtype), POS_WEIGHTS))
+
+
+def exact_table(name, dtype, points):
+    """The exact values of function ``name`` at (labels, logits, pos_weight)
+    ``points``, rounded to ``dtype``.
 
     Returns (z, x, q, hi, lo, unit): inputs of ``dtype``, the exact value as a
     float64 pair hi + lo, and the size of one ULP (in ``dtype``) of the exact
     value -- or of the larger term when the value is a difference of two terms
     (soft-label grad, grad_labels).  unit is 0 where the exact value is 0.
     """
-    dtype = np.dtype(dtype).type
     rows = []
-    grid = itertools.product(LABELS, logit_grid(dtype), POS_WEIGHTS)
-    for z, x, q in ((dtype(z), dtype(x), dtype(q)) for z, x, q in grid):
+    for z, x, q in ((dtype(z), dtype(x), dtype(q)) for z, x, q in points):
         parts = terms(name, z, x, q)
         exact = mpmath.fsum(parts)
         hi = float(exact)
@@ -83,8 +89,9 @@ def logit_grid(dtype, per_decade=6):
     tiny = float(info.smallest_subnormal)
     edge = float(np.log(info.max))  # 88.72 in float32, 709.78 in float64
     mags = np.geomspace(tiny, edge, int((np.log10(edge) - np.log10(tiny)) * per_decade))
+    # ... and, past the edge in float64, logits whose exp(-|x|) is subnormal
     extra = np.array([0.5, 1.0, 2.0, 15.0, 17.0, 23.3, 30.0, 36.0, 58.25, edge,
-                      0.693, 1e-3, 1e-8])
+                      0.693, 1e-3, 1e-8, 720.0, 740.0, 744.5])
     mags = np.concatenate([mags, extra]).astype(dtype)
     return np.unique(np.concatenate([-mags, [dtype(0)], mags]))
 

@@ -6,6 +6,7 @@ logits from the smallest subnormal to the overflow edge, both signs, and 0;
 hard and soft labels; pos_weight from 0 to 1000.
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -42,6 +43,19 @@ def _by_pos_weight(name, dtype):
 def test_ufunc(name, dtype):
     z, x, q, *rest = ref = reference.table(name, dtype)
     _check(getattr(wcel_numba.cpu, name)(z, x, q), ref, dtype, "cpu ufunc")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_extreme_pos_weight(name, dtype):
+    """pos_weight near both ends of the dtype's range, against tails of
+    exp(-|x|) down to the subnormals: no spurious overflow, no precision
+    lost to an intermediate that underflows."""
+    big = 1e300 if dtype == np.float64 else 1e34  # times 744.5 stays finite
+    logits = [-744.5, -740.0, -100.0, -40.0, -2.0, 0.0, 2.0, 40.0, 100.0, 740.0]
+    points = itertools.product((1.0, 0.3), logits, (big, 1 / big, 2e3))
+    z, x, q, *rest = ref = reference.exact_table(name, dtype, points)
+    _check(getattr(wcel_numba, name)(z, x, q), ref, dtype, "extreme pos_weight")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -1,28 +1,32 @@
 """Branch-free ``exp`` and ``log1p`` for the CPU target, in plain Numba.
 
 PyPI's numba has no SVML, so ``math.exp`` and ``math.log1p`` are opaque
-libm calls that stop LLVM from vectorizing a loop.  The two functions here
-are written only with arithmetic, comparisons (which LLVM turns into
-selects), a fused multiply-add and a bit cast, so a loop that calls them
-vectorizes to AVX2/AVX-512.
+libm calls that stop LLVM from vectorizing a loop.  The functions here are
+written only with arithmetic, comparisons (which LLVM turns into selects), a
+fused multiply-add and bit casts, so a loop that calls them vectorizes to
+AVX2/AVX-512.
 
-All work in float64 and come in two precisions:
+They work in float64.  Those for float64 results return their results
+multiplied by ``SCALE`` = 2**128, so that exp(y) stays a normal number down
+to y = -797 (a subnormal e = exp(-|x|) would keep too few bits for a result
+like 1000 * e, which is normal again):
 
-* ``exp_nonpositive(y)`` = exp(y) for y <= 0 (including -inf; exact 0 below
-  the subnormal range) and ``log1p_unit(e)`` = log(1 + e) for 0 <= e <= 1:
-  accurate to about one unit in the last place (ULP) of a double -- for
-  float64 results;
-* ``exp_nonpositive_single``, ``log1p_unit_single``: relative error below
-  2**-31, far inside one float32 ULP, with shorter polynomials (log1p as one
-  polynomial, without a division: float64 division is the slowest vector
-  instruction here) -- for results rounded to float32.  This makes float32
-  loss about 1.5x faster than with the float64 primitives.
+* ``exp_scaled(y)`` = exp(y) * SCALE for y <= 0 (exactly 0 below -797 and at
+  -inf) and ``log1p_scaled(e, e_scaled)`` = log(1 + e) * SCALE for
+  0 <= e <= 1 given e and e * SCALE: accurate to about one unit in the last
+  place (ULP) of a double -- for float64 results;
+* ``exp_single``, ``log1p_single``: relative error below 2**-28, still far
+  inside one float32 ULP (2**-24), with short minimax polynomials
+  (``benchmarks/fit_polynomials.py``), log1p without a division, and no
+  scaling (float32 results never need it) -- for results rounded to float32,
+  which this makes about 1.8x faster.
 
-Accuracy of the results is measured against mpmath in
-``tests/test_accuracy.py``.
+The power of two is applied by adding to the exponent field, one integer add
+instead of two multiplications.  Accuracy: ``tests/test_primitives.py``
+(against mpmath) and ``tests/test_accuracy.py`` (the results).
 
-NaN is *not* propagated by ``exp_nonpositive``; the scalar functions in
-``_scalar.py`` restore NaN explicitly.
+NaN is *not* propagated by ``exp_scaled`` (it gives 0); the scalar functions
+in ``_scalar.py`` restore NaN explicitly.
 """
 
 import math
@@ -84,16 +88,36 @@ _LN2_LO = 1.90821492927058770002e-10
 # Adding 1.5 * 2**52 rounds a double of magnitude < 2**51 to an integer,
 # which then sits in the low bits of the sum's representation.
 _ROUND_SHIFTER = 6755399441055744.0
-_SHIFTER_BITS = 0x4338000000000000
+_LN2 = 0.6931471805599453
+
+#: Results are scaled by 2**SCALE_EXPONENT.
+SCALE_EXPONENT = 128
+SCALE = 2.0 ** SCALE_EXPONENT
+# exp(y) * SCALE = p * 2**(k + 128) with k = round(y / ln2) is a normal number
+# (k + 128 >= -1022) for y >= _EXP_CUT; below, exp_scaled returns 0.
+_EXP_CUT = -797.0
+# Rounds to k + SCALE_EXPONENT instead of k.
+_SCALED_SHIFTER = _ROUND_SHIFTER + SCALE_EXPONENT
 
 # Taylor coefficients 1/n! of exp, highest degree first: 13 terms leave a
-# truncation below 2**-60 on |r| <= ln2/2, 8 terms below 2**-32.
+# truncation below 2**-60 on |r| <= ln2/2.
 _EXP_DOUBLE = tuple(1.0 / math.factorial(n) for n in range(13, 1, -1))
-_EXP_SINGLE = tuple(1.0 / math.factorial(n) for n in range(8, 1, -1))
 
 # Coefficients 2/(2j+1) of 2*atanh(s) = 2s + s*R(s^2), highest first; |s| <= 0.2
 # here, so eleven terms leave a truncation below 2**-58 relative.
 _ATANH_SERIES = tuple(2.0 / (2 * j + 1) for j in range(11, 0, -1))
+
+# Near-minimax fits of relative error from benchmarks/fit_polynomials.py,
+# highest degree first: exp(r) on |r| <= ln2/2, degree 6, 2**-29.0;
+# log1p(e)/e on [0, 1], degree 10, 2**-30.3.
+_EXP_SINGLE = (
+    0.0013836810633828312, 0.008374815606197478, 0.04166822620104061,
+    0.1666642017281409, 0.49999992077013333, 1.000000036322314, 1.0000000005543481)
+_LOG1P_SINGLE = (
+    0.002029996907331199, -0.013406306230731966, 0.04147562265686653,
+    -0.08243868344183253, 0.1241821747781007, -0.16105595133959036,
+    0.1989072183238125, -0.24987266870803623, 0.33332559311297666,
+    -0.4999998142406101, 0.9999999992563388)
 
 _jit = numba.njit(inline="always", error_model="numpy")
 
@@ -109,80 +133,67 @@ def _horner(x, coefficients):
 
 
 @_jit
-def _exp_reduce(y):
-    """(r, k) with y = k ln2 + r, |r| <= ln2/2 (y clamped to >= -746)."""
-    y = y if y > -746.0 else -746.0
+def _add_to_exponent(p, shifted):
+    """p * 2**n, for p in [1/2, 2) and the integer n held in the low bits of
+    ``shifted`` (= y/ln2 + a round shifter): shifting the representation of
+    ``shifted`` left by 52 leaves exactly n << 52 (the shifter's own bits
+    shift out), which is added to p's exponent field."""
+    return _int64_to_float64_bits(
+        _float64_to_int64_bits(p) + (_float64_to_int64_bits(shifted) << 52))
+
+
+@_jit
+def exp_scaled(y):
+    """exp(y) * SCALE for y <= 0, without branches; 0 below _EXP_CUT.
+
+    Cody-Waite reduction y = k*ln2 + r with |r| <= ln2/2 (the shifter also
+    adds SCALE_EXPONENT to k) and a degree-13 Taylor polynomial for exp(r)
+    evaluated with FMAs."""
+    clamped = y if y > _EXP_CUT else _EXP_CUT
+    shifted = fma(clamped, _LOG2E, _SCALED_SHIFTER)
+    kf = shifted - _SCALED_SHIFTER
+    r = fma(-kf, _LN2_LO, fma(-kf, _LN2_HI, clamped))
+    p = fma(r * r, _horner(r, _EXP_DOUBLE), r) + 1.0
+    scaled = _add_to_exponent(p, shifted)
+    return scaled if y >= _EXP_CUT else 0.0
+
+
+@_jit
+def exp_single(y):
+    """exp(y) for y <= 0 to 2**-29 relative: degree-6 minimax, unscaled.
+
+    y is clamped to >= -700, where exp(y) is still a normal double: below,
+    every float32 result that uses e (at most 2**256 * e, as labels and
+    pos_weight are float32) rounds to 0 whether e is exact or not."""
+    y = y if y > -700.0 else -700.0
     shifted = fma(y, _LOG2E, _ROUND_SHIFTER)
-    k = _float64_to_int64_bits(shifted) - _SHIFTER_BITS
-    kf = shifted - _ROUND_SHIFTER
-    return fma(-kf, _LN2_LO, fma(-kf, _LN2_HI, y)), k
+    r = fma(shifted - _ROUND_SHIFTER, -_LN2, y)
+    return _add_to_exponent(_horner(r, _EXP_SINGLE), shifted)
 
 
 @_jit
-def _scale_by_power_of_two(p, k):
-    """p * 2**k for k in [-1077, 0], as two exact factors so a subnormal
-    result is rounded once."""
-    k_half = k >> 1
-    scale_1 = _int64_to_float64_bits((k_half + 1023) << 52)
-    scale_2 = _int64_to_float64_bits((k - k_half + 1023) << 52)
-    return (p * scale_1) * scale_2
-
-
-@_jit
-def exp_nonpositive_single(y):
-    """exp(y) for y <= 0 to 2**-31 relative: degree-8 Taylor polynomial."""
-    r, k = _exp_reduce(y)
-    p = _horner(r, _EXP_SINGLE)
-    p = fma(r * r, p, r) + 1.0
-    return _scale_by_power_of_two(p, k)
-
-
-# log1p(e)/e on [0, 1]: the degree-12 polynomial interpolating it at the
-# Chebyshev nodes (fitted in 60-digit arithmetic); relative error 2**-35.4.
-# Listed from the constant term up, stored highest degree first.
-_LOG1P_SINGLE = tuple(reversed((
-    0.9999999999785376, -0.499999992726098, 0.3333329204467681, -0.24999068541803812,
-    0.19988934638908445, -0.16587094998578766, 0.13909859913312295, -0.11270121772120155,
-    0.08212817261992637, -0.049102420489767325, 0.02162277662889297,
-    -0.0060543815118333415, 0.0007950132275741071,
-)))
-
-
-@_jit
-def log1p_unit_single(e):
-    """log(1 + e) for 0 <= e <= 1 to 2**-35 relative: e times a polynomial,
-    no branch and no division."""
-    return e * _horner(e, _LOG1P_SINGLE)
-
-
-@_jit
-def exp_nonpositive(y):
-    """exp(y) for y <= 0, without branches.
-
-    Cody-Waite reduction y = k*ln2 + r with |r| <= ln2/2, a degree-13 Taylor
-    polynomial for exp(r) evaluated with FMAs, and 2**k applied as two
-    power-of-two factors built from bits, so subnormal results are rounded
-    once.
-    """
-    r, k = _exp_reduce(y)
-    p = _horner(r, _EXP_DOUBLE)
-    p = fma(r * r, p, r) + 1.0
-    return _scale_by_power_of_two(p, k)
-
-
-@_jit
-def log1p_unit(e):
-    """log(1 + e) for 0 <= e <= 1, without branches.
+def log1p_scaled(e, e_scaled):
+    """log(1 + e) * SCALE for 0 <= e <= 1 (e_scaled = e * SCALE), without
+    branches.
 
     For e >= 1/2, 1 + e = 2 (1 + f) with f = (e - 1)/2 computed exactly;
     otherwise f = e.  Then log(1 + f) = f - s (f - R) with s = f / (2 + f)
     and 2 atanh(s) = 2 s + s R(s^2) (fdlibm's arrangement, so the leading
-    term f is exact).
+    term f is exact), with f and R scaled -- so a subnormal e loses nothing.
     """
     upper = e >= 0.5
     f = (e - 1.0) * 0.5 if upper else e
+    f_scaled = f * SCALE if upper else e_scaled
     s = f / (2.0 + f)
     s2 = s * s
-    r = s2 * _horner(s2, _ATANH_SERIES)
-    log1p_f = fma(-s, f - r, f)
-    return _LN2_HI + (log1p_f + _LN2_LO) if upper else log1p_f
+    r_scaled = (s2 * SCALE) * _horner(s2, _ATANH_SERIES)
+    log1p_f = fma(-s, f_scaled - r_scaled, f_scaled)
+    return (_LN2_HI * SCALE) + (log1p_f + _LN2_LO * SCALE) if upper else log1p_f
+
+
+@_jit
+def log1p_single(e, e_scaled):
+    """log(1 + e) for 0 <= e <= 1 to 2**-30 relative, given e twice (the
+    unscaled counterpart of ``log1p_scaled``): e times a degree-10 minimax
+    polynomial, no branch and no division."""
+    return e_scaled * _horner(e, _LOG1P_SINGLE)

@@ -19,7 +19,7 @@ grid-stride loops with 64-bit indices, and broadcasting by strides (a stride
 of 0) instead of materialized copies.
 
 Both are compiled from the scalar definitions in ``_scalar.py`` -- the same
-ones as the CPU target -- with libdevice's ``exp``/``log1p`` and, per dtype,
+ones as the CPU target -- with libdevice's ``exp``/``log1p`` (``_primitives``) and, per dtype,
 arithmetic in that dtype (no double-precision instructions in float32 code).
 """
 
@@ -40,12 +40,35 @@ SIGNATURES = [
 BLOCK = 256
 
 
-def _exp(y):
-    return math.exp(y)
+def _primitives(real):
+    """(exp_scaled, log1p_scaled, scale) computing in ``real``, from libdevice's
+    ``exp`` and ``log1p``: exp(y) * scale and log1p(e) * scale with scale =
+    2**64 (float32) or 2**128 (float64), as ``_scalar`` expects.
 
+    Where exp(y) itself would be subnormal, exp(y) * 2**E is computed as
+    exp(y + E ln2_hi) * exp(E ln2_lo) -- y + E ln2_hi is exact there, as
+    ln2_hi has few bits -- so a result like 1000 * e keeps its precision.
+    """
+    single = real == numba.float32
+    exponent = 64 if single else 128
+    # ln2 split so that exponent * ln2_hi + y is exact for y near the cut.
+    ln2_hi, ln2_lo = ((0.693145751953125, 1.428606765330187e-06) if single else
+                      (6.93147180369123816490e-01, 1.90821492927058770002e-10))
+    scale = real(2.0 ** exponent)
+    cut = real(-87.0 if single else -708.0)  # exp(y) is normal for y >= cut
+    shift = real(exponent * ln2_hi)
+    correction = real(math.exp(exponent * ln2_lo))
+    tiny = real(2.0 ** -60)  # log1p(e) = e to far below one ULP
 
-def _log1p(e):
-    return math.log1p(e)
+    def exp_scaled(y):
+        if y >= cut:
+            return math.exp(y) * scale
+        return math.exp(y + shift) * correction
+
+    def log1p_scaled(e, e_scaled):
+        return e_scaled if e < tiny else math.log1p(e) * scale
+
+    return exp_scaled, log1p_scaled, float(scale)
 
 
 #: ``numba.cuda``, imported on first use.  A module global (not a local), so
@@ -67,7 +90,9 @@ def scalar_functions(dtype):
     _numba_cuda()
     real = numba.float32 if np.dtype(dtype) == np.float32 else numba.float64
     device = cuda.jit(device=True, inline="always")
-    return build_scalar_functions(device, device(_exp), device(_log1p), real)
+    exp_scaled, log1p_scaled, scale = _primitives(real)
+    return build_scalar_functions(device, device(exp_scaled), device(log1p_scaled), real,
+                                  scale)
 
 
 def _typed_scalar(name):

@@ -8,11 +8,25 @@ softplus(t) = max(t, 0) + log1p(exp(-|t|)).
 * grad_labels = d loss / dz = q softplus(-x) - softplus(x)
 * hessian     = d2 loss / dx2 = ((1 - z) + q z) sigma(x) sigma(-x)
 
-Every function needs e = exp(-|x|) in (0, 1] and at most log1p(e), so no
-intermediate overflows and nothing cancels: softplus(+-x) = max(+-x, 0) +
-log1p(e), sigma(|x|) = 1 / (1 + e), sigma(-|x|) = e / (1 + e).  A weight that
-is exactly zero contributes exactly zero, also against an infinite softplus,
-which gives the exact limits at x = +-inf; a NaN logit is returned as NaN.
+With m = |x| and e = exp(-m) in (0, 1], softplus(+-x) = max(+-x, 0) +
+log1p(e), so
+
+* loss        = c m + w log1p(e),   c = (1 - z) if x >= 0 else q z,
+                                    w = (1 - z) + q z;
+* grad        = sign(x) (n sigma(m) - f sigma(-m)),  (n, f) = (1 - z, q z) for
+                x >= 0 and (q z, 1 - z) for x < 0;  sigma(m) = 1 / (1 + e),
+                sigma(-m) = e sigma(m);
+* grad_labels = (q - 1) log1p(e) + (-m if x >= 0 else q m);
+* hessian     = w sigma(m) sigma(-m).
+
+Nothing overflows and, for labels in [0, 1] and pos_weight >= 0, nothing
+cancels except where the result is a difference of its two terms (grad,
+grad_labels).  e and everything proportional to it are carried multiplied by
+a power of two ``scale`` (e * scale is normal far below where e is subnormal),
+and unscaled by the last multiplication where the result is tiny, so 1000 * e
+is as accurate as e itself.  A weight that is exactly zero contributes exactly zero, also
+against an infinite m, which gives the exact limits at x = +-inf; a NaN
+logit is returned as NaN.
 
 ``build_scalar_functions`` is the single place where this math is written.
 Each target calls it with its own compiler decorator and its own ``exp`` /
@@ -23,34 +37,46 @@ and the floating type ``real`` in which it computes.
 from types import SimpleNamespace
 
 
-def build_scalar_functions(jit, exp_nonpositive, log1p_unit, real):
+def build_scalar_functions(jit, exp_scaled, log1p_scaled, real, scale):
     """Compile the scalar functions for one target.
 
-    jit             -- decorator that makes an inlinable function for the target
-    exp_nonpositive -- exp(y) for y <= 0 (need not propagate NaN)
-    log1p_unit      -- log(1 + e) for 0 <= e <= 1
-    real            -- numba float type the arithmetic is done in; inputs and
-                       constants are converted to it
+    jit          -- decorator that makes an inlinable function for the target
+    exp_scaled   -- exp(y) * scale for y <= 0 (0 at -inf; need not propagate
+                    NaN)
+    log1p_scaled -- (e, e * scale) -> log(1 + e) * scale for 0 <= e <= 1
+    real         -- numba float type the arithmetic is done in; inputs and
+                    constants are converted to it
+    scale        -- the power of two of the primitives
     Returns a namespace with loss, grad, grad_labels, hessian, loss_and_grad,
     each taking (labels, logits, pos_weight) and returning ``real``.
     """
     zero = real(0.0)
     one = real(1.0)
+    unscale = real(1.0 / scale)
 
     @jit
-    def softplus_pair(x):
-        """(softplus(x), softplus(-x)), sharing log1p(exp(-|x|))."""
-        tail = log1p_unit(exp_nonpositive(-abs(x)))
-        return (x if x > zero else zero) + tail, (-x if x < zero else zero) + tail
+    def exp_of_minus_abs(x):
+        """(m, e, e * scale) for m = |x|, e = exp(-m)."""
+        m = abs(x)
+        e_scaled = exp_scaled(-m)
+        return m, e_scaled * unscale, e_scaled
 
     @jit
-    def sigmoid_pair(x):
-        """(sigma(x), sigma(-x)): 1/(1 + e) and e/(1 + e), products of
-        positive numbers."""
-        e = exp_nonpositive(-abs(x))
+    def sigmoid_pair(e, e_scaled):
+        """(sigma(m), sigma(-m) * scale) = (1/(1 + e), e/(1 + e) * scale):
+        one division, products of positive numbers."""
         big = one / (one + e)
-        small = e * big
-        return (big, small) if x >= zero else (small, big)
+        return big, e_scaled * big
+
+    @jit
+    def unscaled(weight, value_scaled):
+        """weight * value_scaled / scale, rounded once where the product is
+        tiny, and without a spurious overflow where it is not: the scaled
+        order only while value_scaled < 1, i.e. value < 1/scale, a normal
+        number."""
+        if value_scaled < one:
+            return (weight * value_scaled) * unscale
+        return weight * (value_scaled * unscale)
 
     @jit
     def weighted(weight, value):
@@ -60,30 +86,39 @@ def build_scalar_functions(jit, exp_nonpositive, log1p_unit, real):
     @jit
     def loss(labels, logits, pos_weight):
         z, x, q = real(labels), real(logits), real(pos_weight)
-        sp_x, sp_neg_x = softplus_pair(x)
-        result = weighted(q * z, sp_neg_x) + weighted(one - z, sp_x)
+        m, e, e_scaled = exp_of_minus_abs(x)
+        positive, negative = q * z, one - z  # weights of softplus(-x), softplus(x)
+        linear = negative if x >= zero else positive
+        tail = unscaled(positive + negative, log1p_scaled(e, e_scaled))
+        result = weighted(linear, m) + tail
         return result if x == x else x
 
     @jit
     def grad(labels, logits, pos_weight):
         z, x, q = real(labels), real(logits), real(pos_weight)
-        sig_x, sig_neg_x = sigmoid_pair(x)
-        result = (one - z) * sig_x - (q * z) * sig_neg_x
+        m, e, e_scaled = exp_of_minus_abs(x)
+        big, small_scaled = sigmoid_pair(e, e_scaled)
+        positive, negative = q * z, one - z
+        near, far = (negative, positive) if x >= zero else (positive, negative)
+        result = near * big - unscaled(far, small_scaled)
+        result = result if x >= zero else -result
         return result if x == x else x
 
     @jit
     def grad_labels(labels, logits, pos_weight):
         z, x, q = real(labels), real(logits), real(pos_weight)
-        sp_x, sp_neg_x = softplus_pair(x)
-        result = weighted(q, sp_neg_x) - sp_x
+        m, e, e_scaled = exp_of_minus_abs(x)
+        tail = unscaled(q - one, log1p_scaled(e, e_scaled))
+        result = (-m if x >= zero else weighted(q, m)) + tail
         # Independent of z, but a NaN label still yields NaN.
         return result if x == x and z == z else x + z
 
     @jit
     def hessian(labels, logits, pos_weight):
         z, x, q = real(labels), real(logits), real(pos_weight)
-        sig_x, sig_neg_x = sigmoid_pair(x)
-        result = ((one - z) + q * z) * (sig_x * sig_neg_x)
+        m, e, e_scaled = exp_of_minus_abs(x)
+        big, small_scaled = sigmoid_pair(e, e_scaled)
+        result = unscaled((one - z) + q * z, big * small_scaled)
         return result if x == x else x
 
     @jit

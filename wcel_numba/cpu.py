@@ -32,12 +32,12 @@ SIGNATURES = [
 _inline = numba.njit(inline="always", error_model="numpy")
 
 #: The scalar functions for float64 results ...
-scalar = build_scalar_functions(_inline, _cpumath.exp_nonpositive, _cpumath.log1p_unit,
-                                numba.float64)
+scalar = build_scalar_functions(_inline, _cpumath.exp_scaled, _cpumath.log1p_scaled,
+                                numba.float64, _cpumath.SCALE)
 #: ... and for float32 results: the same definitions with primitives that are
-#: exact to 2**-31 instead of 2**-53 (still computed in float64, rounded once).
+#: exact to 2**-28 instead of 2**-53 (still computed in float64, rounded once).
 scalar_single = build_scalar_functions(
-    _inline, _cpumath.exp_nonpositive_single, _cpumath.log1p_unit_single, numba.float64)
+    _inline, _cpumath.exp_single, _cpumath.log1p_single, numba.float64, 1.0)
 
 
 def _by_result_type(name):
