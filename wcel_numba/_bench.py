@@ -3,7 +3,10 @@
 Everything is timed in one process, best of N, and reported as a ratio to the
 floor measured in the same run: ``np.add`` over the same operand bytes into a
 preallocated output (two arrays read, one written; for loss_and_grad the floor
-is two such adds: two reads, two writes).  Alternatives are timed when
+is two such adds: two reads, two writes).  Calls that return a new array also
+pay for fresh memory (page faults, zeroing by the kernel): the row "np.add,
+new output" shows that cost on the floor itself, and the "out=" rows show
+wcel_numba on the floor's terms.  Alternatives are timed when
 installed: the NumPy transcription of TensorFlow's formula, PyTorch's
 ``binary_cross_entropy_with_logits(reduction='none')``, JAX ``jit`` and
 TensorFlow.
@@ -81,17 +84,25 @@ def run(sizes=(1e3, 1e5, 1e7), threads=(None,), dtypes=("float32", "float64"), r
             z = (rng.random(n) < 0.3).astype(dtype)
             q = 3.0
             qc = (rng.random(100) * 4 + 0.5).astype(dtype)
-            o1 = np.empty(n, dtype)
+            o1, o2 = np.empty(n, dtype), np.empty(n, dtype)
             for nthreads in threads:
                 if nthreads:
                     numba.set_num_threads(nthreads)
                 floor = best_time(lambda: np.add(x, z, out=o1), repeat)
                 cases = {
                     "floor (np.add)": (floor, floor),
+                    "np.add, new output": (best_time(lambda: np.add(x, z), repeat), floor),
                     "loss": (best_time(lambda: wcel_numba.loss(z, x, q), repeat), floor),
+                    "loss, out=": (best_time(lambda: wcel_numba.loss(z, x, q, out=o1), repeat),
+                                   floor),
                     "grad": (best_time(lambda: wcel_numba.grad(z, x, q), repeat), floor),
+                    "grad, out=": (best_time(lambda: wcel_numba.grad(z, x, q, out=o1), repeat),
+                                   floor),
                     "loss_and_grad": (best_time(lambda: wcel_numba.loss_and_grad(z, x, q), repeat),
                                       2 * floor),
+                    "loss_and_grad, out=": (best_time(
+                        lambda: wcel_numba.loss_and_grad(z, x, q, out=(o1, o2)), repeat),
+                        2 * floor),
                     "loss, per-class pos_weight": (best_time(
                         lambda: wcel_numba.loss(z.reshape(-1, 100), x.reshape(-1, 100), qc),
                         repeat), floor),
