@@ -15,7 +15,7 @@ like 1000 * e, which is normal again):
   -inf) and ``log1p_scaled(e, e_scaled)`` = log(1 + e) * SCALE for
   0 <= e <= 1 given e and e * SCALE: accurate to about one unit in the last
   place (ULP) of a double -- for float64 results;
-* ``exp_single``, ``log1p_single``: relative error below 2**-28, still far
+* ``exp_single``, ``log1p_single``: relative error below 2**-27, still far
   inside one float32 ULP (2**-24), with short minimax polynomials
   (``benchmarks/fit_polynomials.py``), log1p without a division, and no
   scaling (float32 results never need it) -- for results rounded to float32,
@@ -28,8 +28,6 @@ instead of two multiplications.  Accuracy: ``tests/test_primitives.py``
 NaN is *not* propagated by ``exp_scaled`` (it gives 0); the scalar functions
 in ``_scalar.py`` restore NaN explicitly.
 """
-
-import math
 
 import numba
 from llvmlite import ir
@@ -99,25 +97,29 @@ _EXP_CUT = -797.0
 # Rounds to k + SCALE_EXPONENT instead of k.
 _SCALED_SHIFTER = _ROUND_SHIFTER + SCALE_EXPONENT
 
-# Taylor coefficients 1/n! of exp, highest degree first: 13 terms leave a
-# truncation below 2**-60 on |r| <= ln2/2.
-_EXP_DOUBLE = tuple(1.0 / math.factorial(n) for n in range(13, 1, -1))
-
-# Coefficients 2/(2j+1) of 2*atanh(s) = 2s + s*R(s^2), highest first; |s| <= 0.2
-# here, so eleven terms leave a truncation below 2**-58 relative.
-_ATANH_SERIES = tuple(2.0 / (2 * j + 1) for j in range(11, 0, -1))
-
 # Near-minimax fits of relative error from benchmarks/fit_polynomials.py,
-# highest degree first: exp(r) on |r| <= ln2/2, degree 6, 2**-29.0;
-# log1p(e)/e on [0, 1], degree 10, 2**-30.3.
+# highest degree first.  For float64 results: g(r) = (exp(r) - 1 - r)/r**2 on
+# |r| <= ln2/2, degree 9, 2**-51 (damped by r**2/exp(r) <= 0.17 in exp); and
+# P(t) = (2 atanh(s) - 2 s)/s**3, t = s**2 in [0, 0.04], degree 7, 2**-52
+# (damped by s**2 in log1p).
+_EXP_DOUBLE = (
+    2.5068143647221712e-08, 2.7620034081809265e-07, 2.755735555109886e-06,
+    2.4801521422750238e-05, 0.00019841269784648798, 0.0013888888917121393,
+    0.008333333333356199, 0.041666666666624344, 0.16666666666666644,
+    0.5000000000000001)
+_ATANH_DOUBLE = (
+    0.13604787469925064, 0.13210252529317099, 0.1538884060946748, 0.18181738293143193,
+    0.22222223040066066, 0.2857142856732416, 0.4000000000000784, 0.6666666666666666)
+# For float32 results: exp(r) on |r| <= ln2/2, degree 6, 2**-29.0; and
+# log1p(e)/e on [0, 1], degree 9, 2**-27.7.
 _EXP_SINGLE = (
     0.0013836810633828312, 0.008374815606197478, 0.04166822620104061,
     0.1666642017281409, 0.49999992077013333, 1.000000036322314, 1.0000000005543481)
 _LOG1P_SINGLE = (
-    0.002029996907331199, -0.013406306230731966, 0.04147562265686653,
-    -0.08243868344183253, 0.1241821747781007, -0.16105595133959036,
-    0.1989072183238125, -0.24987266870803623, 0.33332559311297666,
-    -0.4999998142406101, 0.9999999992563388)
+    -0.0032436391810754463, 0.019849722158578203, -0.05695626452921666,
+    0.10603323486055631, -0.15305396744639546, 0.19675871253887203,
+    -0.24954120383119582, 0.33329961117996654, -0.49999902373812427,
+    0.9999999952841763)
 
 _jit = numba.njit(inline="always", error_model="numpy")
 
@@ -147,8 +149,8 @@ def exp_scaled(y):
     """exp(y) * SCALE for y <= 0, without branches; 0 below _EXP_CUT.
 
     Cody-Waite reduction y = k*ln2 + r with |r| <= ln2/2 (the shifter also
-    adds SCALE_EXPONENT to k) and a degree-13 Taylor polynomial for exp(r)
-    evaluated with FMAs."""
+    adds SCALE_EXPONENT to k) and exp(r) = 1 + r + r**2 g(r), g a degree-9
+    polynomial evaluated with FMAs."""
     clamped = y if y > _EXP_CUT else _EXP_CUT
     shifted = fma(clamped, _LOG2E, _SCALED_SHIFTER)
     kf = shifted - _SCALED_SHIFTER
@@ -178,22 +180,23 @@ def log1p_scaled(e, e_scaled):
 
     For e >= 1/2, 1 + e = 2 (1 + f) with f = (e - 1)/2 computed exactly;
     otherwise f = e.  Then log(1 + f) = f - s (f - R) with s = f / (2 + f)
-    and 2 atanh(s) = 2 s + s R(s^2) (fdlibm's arrangement, so the leading
-    term f is exact), with f and R scaled -- so a subnormal e loses nothing.
+    and 2 atanh(s) = 2 s + s R, R = s**2 P(s**2) with P of degree 7 (fdlibm's
+    arrangement, so the leading term f is exact), with f and R scaled -- so a
+    subnormal e loses nothing.
     """
     upper = e >= 0.5
     f = (e - 1.0) * 0.5 if upper else e
     f_scaled = f * SCALE if upper else e_scaled
     s = f / (2.0 + f)
     s2 = s * s
-    r_scaled = (s2 * SCALE) * _horner(s2, _ATANH_SERIES)
+    r_scaled = (s2 * SCALE) * _horner(s2, _ATANH_DOUBLE)
     log1p_f = fma(-s, f_scaled - r_scaled, f_scaled)
     return (_LN2_HI * SCALE) + (log1p_f + _LN2_LO * SCALE) if upper else log1p_f
 
 
 @_jit
 def log1p_single(e, e_scaled):
-    """log(1 + e) for 0 <= e <= 1 to 2**-30 relative, given e twice (the
-    unscaled counterpart of ``log1p_scaled``): e times a degree-10 minimax
+    """log(1 + e) for 0 <= e <= 1 to 2**-27 relative, given e twice (the
+    unscaled counterpart of ``log1p_scaled``): e times a degree-9 minimax
     polynomial, no branch and no division."""
     return e_scaled * _horner(e, _LOG1P_SINGLE)
