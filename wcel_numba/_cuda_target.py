@@ -19,8 +19,9 @@ grid-stride loops with 64-bit indices, and broadcasting by strides (a stride
 of 0) instead of materialized copies.
 
 Both are compiled from the scalar definitions in ``_scalar.py`` -- the same
-ones as the CPU target -- with libdevice's ``exp``/``log1p`` (``_primitives``) and, per dtype,
-arithmetic in that dtype (no double-precision instructions in float32 code).
+ones as the CPU target -- with libdevice's ``exp``/``log1p`` (``_primitives``)
+and, per dtype, arithmetic in that dtype (no double-precision instructions in
+float32 code).
 """
 
 import functools

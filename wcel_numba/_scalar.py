@@ -13,9 +13,9 @@ log1p(e), so
 
 * loss        = c m + w log1p(e),   c = (1 - z) if x >= 0 else q z,
                                     w = (1 - z) + q z;
-* grad        = sign(x) (n sigma(m) - f sigma(-m)),  (n, f) = (1 - z, q z) for
-                x >= 0 and (q z, 1 - z) for x < 0;  sigma(m) = 1 / (1 + e),
-                sigma(-m) = e sigma(m);
+* grad        = s (n sigma(m) - f sigma(-m)),  (s, n, f) = (1, 1 - z, q z)
+                for x >= 0 and (-1, q z, 1 - z) for x < 0;
+                sigma(m) = 1 / (1 + e), sigma(-m) = e sigma(m);
 * grad_labels = (q - 1) log1p(e) + (-m if x >= 0 else q m);
 * hessian     = w sigma(m) sigma(-m).
 
@@ -24,9 +24,9 @@ cancels except where the result is a difference of its two terms (grad,
 grad_labels).  e and everything proportional to it are carried multiplied by
 a power of two ``scale`` (e * scale is normal far below where e is subnormal),
 and unscaled by the last multiplication where the result is tiny, so 1000 * e
-is as accurate as e itself.  A weight that is exactly zero contributes exactly zero, also
-against an infinite m, which gives the exact limits at x = +-inf; a NaN
-logit is returned as NaN.
+is as accurate as e itself.  A weight that is exactly zero contributes
+exactly zero, also against an infinite m, which gives the exact limits at
+x = +-inf; a NaN logit is returned as NaN.
 
 ``build_scalar_functions`` is the single place where this math is written.
 Each target calls it with its own compiler decorator and its own ``exp`` /

@@ -35,7 +35,8 @@ _inline = numba.njit(inline="always", error_model="numpy")
 scalar = build_scalar_functions(_inline, _cpumath.exp_scaled, _cpumath.log1p_scaled,
                                 numba.float64, _cpumath.SCALE)
 #: ... and for float32 results: the same definitions with primitives that are
-#: exact to 2**-28 instead of 2**-53 (still computed in float64, rounded once).
+#: exact to 2**-27 instead of 2**-53, unscaled (still computed in float64,
+#: rounded once).
 scalar_single = build_scalar_functions(
     _inline, _cpumath.exp_single, _cpumath.log1p_single, numba.float64, 1.0)
 
