@@ -30,6 +30,7 @@ import math
 import numba
 import numpy as np
 
+from ._access import item_implementation, put_implementation
 from ._scalar import ELEMENTWISE, build_scalar_functions
 
 SIGNATURES = [
@@ -379,21 +380,12 @@ def _put_function():
                 out[i] = value
         return put
 
-    from numba.core import types
     from numba.cuda.extending import overload
 
     def put(out, i, value):
         pass
 
-    @overload(put, target="cuda", inline="always")
-    def _put(out, i, value):
-        if isinstance(out, types.NoneType):
-            return lambda out, i, value: None
-
-        def store(out, i, value):
-            out[i] = value
-        return store
-
+    overload(put, target="cuda", inline="always")(put_implementation)
     return put
 
 
@@ -406,18 +398,12 @@ def _item_function():
             return a[i] if hasattr(a, "shape") and a.shape else a
         return item
 
-    from numba.core import types
     from numba.cuda.extending import overload
 
     def item(a, i):
         pass
 
-    @overload(item, target="cuda", inline="always")
-    def _item(a, i):
-        if isinstance(a, types.Array):
-            return lambda a, i: a[i]
-        return lambda a, i: a
-
+    overload(item, target="cuda", inline="always")(item_implementation)
     return item
 
 

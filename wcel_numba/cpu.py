@@ -22,6 +22,7 @@ from numba import prange, types
 from numba.extending import overload
 
 from . import _cpumath
+from ._access import item_implementation, put_implementation
 from ._scalar import ELEMENTWISE, build_scalar_functions
 
 SIGNATURES = [
@@ -108,11 +109,7 @@ def _item(a, i):
     """a[i] for a 1-D array, a itself for a scalar."""
 
 
-@overload(_item, inline="always")
-def _item_overload(a, i):
-    if isinstance(a, types.Array):
-        return lambda a, i: a[i]
-    return lambda a, i: a
+overload(_item, inline="always")(item_implementation)
 
 
 def _block_view(a, start, stop):
@@ -176,14 +173,7 @@ def _put(out, i, value):
     """out[i] = value, or nothing when out is None."""
 
 
-@overload(_put, inline="always")
-def _put_overload(out, i, value):
-    if isinstance(out, types.NoneType):
-        return lambda out, i, value: None
-
-    def put(out, i, value):
-        out[i] = value
-    return put
+overload(_put, inline="always")(put_implementation)
 
 
 def _reduce_loop(labels, logits, pos_weight, weight, smoothing, grad_scale,
