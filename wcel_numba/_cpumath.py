@@ -37,17 +37,19 @@ from numba.extending import intrinsic
 
 @intrinsic
 def fma(typingctx, a, b, c):
-    """Fused multiply-add a*b + c in float64, rounded once (``llvm.fma``)."""
+    """Fused multiply-add a*b + c, rounded once (``llvm.fma``): in float32
+    when all three are float32, else in float64."""
     if not all(isinstance(t, (types.Float, types.Integer)) for t in (a, b, c)):
         return None
-    sig = types.float64(a, b, c)
+    single = all(t == types.float32 for t in (a, b, c))
+    real = types.float32 if single else types.float64
+    sig = real(a, b, c)
 
     def codegen(context, builder, signature, args):
-        vals = [context.cast(builder, v, t, types.float64)
-                for v, t in zip(args, signature.args)]
-        double = ir.DoubleType()
+        vals = [context.cast(builder, v, t, real) for v, t in zip(args, signature.args)]
+        llvm_type = ir.FloatType() if single else ir.DoubleType()
         fn = builder.module.declare_intrinsic(
-            "llvm.fma", [double], ir.FunctionType(double, [double] * 3))
+            "llvm.fma", [llvm_type], ir.FunctionType(llvm_type, [llvm_type] * 3))
         return builder.call(fn, vals)
 
     return sig, codegen

@@ -19,9 +19,10 @@ grid-stride loops with 64-bit indices, and broadcasting by strides (a stride
 of 0) instead of materialized copies.
 
 Both are compiled from the scalar definitions in ``_scalar.py`` -- the same
-ones as the CPU target -- with libdevice's ``exp``/``log1p`` (``_primitives``)
-and, per dtype, arithmetic in that dtype (no double-precision instructions in
-float32 code).
+ones as the CPU target: the float64 kernels compute in float64 with
+libdevice's ``exp``/``log1p``, the float32 kernels in float-float pairs of
+float32 (``_floatfloat``), so that they hold the 2-ULP bound without a
+double-precision instruction.
 """
 
 import functools
@@ -31,7 +32,8 @@ import numba
 import numpy as np
 
 from ._access import item_implementation, put_implementation
-from ._scalar import ELEMENTWISE, build_scalar_functions
+from ._floatfloat import float_float_arithmetic
+from ._scalar import ELEMENTWISE, build_scalar_functions, plain_arithmetic
 
 SIGNATURES = [
     "float32(float32, float32, float32)",
@@ -42,25 +44,23 @@ SIGNATURES = [
 BLOCK = 256
 
 
-def _primitives(real):
-    """(exp_scaled, log1p_scaled, scale) computing in ``real``, from libdevice's
-    ``exp`` and ``log1p``: exp(y) * scale and log1p(e) * scale with scale =
-    2**64 (float32) or 2**128 (float64), as ``_scalar`` expects.
+def _float64_primitives():
+    """(exp_scaled, log1p_scaled, scale) in float64 from libdevice's ``exp``
+    and ``log1p``: exp(y) * 2**128 and log1p(e) * 2**128, as ``_scalar``
+    expects.
 
-    Where exp(y) itself would be subnormal, exp(y) * 2**E is computed as
-    exp(y + E ln2_hi) * exp(E ln2_lo) -- y + E ln2_hi is exact there, as
-    ln2_hi has few bits -- so a result like 1000 * e keeps its precision.
+    Where exp(y) itself would be subnormal, exp(y) * 2**128 is computed as
+    exp(y + 128 ln2_hi) * exp(128 ln2_lo) -- y + 128 ln2_hi is exact there,
+    as ln2_hi has few bits -- so a result like 1000 * e keeps its precision.
     """
-    single = real == numba.float32
-    exponent = 64 if single else 128
+    exponent = 128
     # ln2 split so that exponent * ln2_hi + y is exact for y near the cut.
-    ln2_hi, ln2_lo = ((0.693145751953125, 1.428606765330187e-06) if single else
-                      (6.93147180369123816490e-01, 1.90821492927058770002e-10))
-    scale = real(2.0 ** exponent)
-    cut = real(-87.0 if single else -708.0)  # exp(y) is normal for y >= cut
-    shift = real(exponent * ln2_hi)
-    correction = real(math.exp(exponent * ln2_lo))
-    tiny = real(2.0 ** -60)  # log1p(e) = e to far below one ULP
+    ln2_hi, ln2_lo = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+    scale = 2.0 ** exponent
+    cut = -708.0  # exp(y) is normal for y >= cut
+    shift = exponent * ln2_hi
+    correction = math.exp(exponent * ln2_lo)
+    tiny = 2.0 ** -60  # log1p(e) = e to far below one ULP
 
     def exp_scaled(y):
         if y >= cut:
@@ -70,7 +70,7 @@ def _primitives(real):
     def log1p_scaled(e, e_scaled):
         return e_scaled if e < tiny else math.log1p(e) * scale
 
-    return exp_scaled, log1p_scaled, float(scale)
+    return exp_scaled, log1p_scaled, scale
 
 
 #: ``numba.cuda``, imported on first use.  A module global (not a local), so
@@ -88,13 +88,20 @@ def _numba_cuda():
 
 @functools.cache
 def scalar_functions(dtype):
-    """The scalar device functions computing in ``dtype`` (float32/float64)."""
+    """The scalar device functions for ``dtype`` results: float64 computes in
+    float64 with libdevice's exp/log1p, float32 in float-float pairs of
+    float32 (``_floatfloat``; no double precision, 2 ULP)."""
     _numba_cuda()
-    real = numba.float32 if np.dtype(dtype) == np.float32 else numba.float64
     device = cuda.jit(device=True, inline="always")
-    exp_scaled, log1p_scaled, scale = _primitives(real)
-    return build_scalar_functions(device, device(exp_scaled), device(log1p_scaled), real,
-                                  scale)
+    if np.dtype(dtype) == np.float32:
+        return build_scalar_functions(device, float_float_arithmetic(device, device(_fma)))
+    exp_scaled, log1p_scaled, scale = _float64_primitives()
+    return build_scalar_functions(device, plain_arithmetic(
+        device, numba.float64, device(exp_scaled), device(log1p_scaled), scale))
+
+
+def _fma(a, b, c):
+    return cuda.fma(a, b, c)
 
 
 def _typed_scalar(name):

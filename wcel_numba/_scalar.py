@@ -29,44 +29,83 @@ exactly zero, also against an infinite m, which gives the exact limits at
 x = +-inf; a NaN logit is returned as NaN.
 
 ``build_scalar_functions`` is the single place where this math is written.
-Each target calls it with its own compiler decorator and its own ``exp`` /
-``log1p`` primitives (branch-free polynomials on the CPU, libdevice on CUDA)
-and the floating type ``real`` in which it computes.
+Each target calls it with its own compiler decorator and its own numbers:
+the CPU computes in float64 with branch-free polynomial ``exp``/``log1p``,
+the CUDA float64 kernels in float64 with libdevice's, and the CUDA float32
+kernels -- which must not use double precision -- in float-float pairs of
+float32 numbers (``_floatfloat``).  The arithmetic is therefore written as
+calls (``add``, ``mul``, ...), which compile to the plain operators for
+plain floats.
 """
 
 from types import SimpleNamespace
 
 
-def build_scalar_functions(jit, exp_scaled, log1p_scaled, real, scale):
-    """Compile the scalar functions for one target.
+def plain_arithmetic(jit, real, exp_scaled, log1p_scaled, scale):
+    """The arithmetic of ``build_scalar_functions`` on plain floats of type
+    ``real`` (a numba float type), with the target's primitives:
 
-    jit          -- decorator that makes an inlinable function for the target
     exp_scaled   -- exp(y) * scale for y <= 0 (0 at -inf; need not propagate
                     NaN)
     log1p_scaled -- (e, e * scale) -> log(1 + e) * scale for 0 <= e <= 1
-    real         -- numba float type the arithmetic is done in; inputs and
-                    constants are converted to it
     scale        -- the power of two of the primitives
-    Returns a namespace with loss, grad, grad_labels, hessian, loss_and_grad,
-    each taking (labels, logits, pos_weight) and returning ``real``.
+
+    (``_floatfloat.float_float_arithmetic`` is the other one: pairs of
+    float32 numbers.)
     """
-    zero = real(0.0)
-    one = real(1.0)
-    unscale = real(1.0 / scale)
+    return SimpleNamespace(
+        real=real, constant=real, scale=scale, result=jit(lambda a: a),
+        lead=jit(lambda a: a),
+        add=jit(lambda a, b: a + b), sub=jit(lambda a, b: a - b),
+        mul=jit(lambda a, b: a * b), reciprocal=jit(lambda a: real(1.0) / a),
+        neg=jit(lambda a: -a), absolute=jit(lambda a: abs(a)),
+        exp_scaled=exp_scaled, log1p_scaled=log1p_scaled)
+
+
+def build_scalar_functions(jit, arithmetic):
+    """Compile the scalar functions for one target.
+
+    jit        -- decorator that makes an inlinable function for the target
+    arithmetic -- the numbers the target computes with: ``plain_arithmetic``
+                  or ``_floatfloat.float_float_arithmetic``, a namespace of
+
+                  real(v)      an input value as a number; constant(v) the same
+                               outside jitted code
+                  add, sub, mul, reciprocal, neg, absolute
+                  lead(a)      a float with the sign and order of a (for
+                               comparisons)
+                  result(a)    the number as a float (rounded once)
+                  exp_scaled, log1p_scaled, scale -- as in plain_arithmetic
+    Returns a namespace with loss, grad, grad_labels, hessian, loss_and_grad,
+    each taking (labels, logits, pos_weight) and returning a float.
+    """
+    a = arithmetic
+    real, add, sub, mul, neg, result = a.real, a.add, a.sub, a.mul, a.neg, a.result
+    lead, exp_scaled, log1p_scaled = a.lead, a.exp_scaled, a.log1p_scaled
+    zero, one, unscale = a.constant(0.0), a.constant(1.0), a.constant(1.0 / a.scale)
+    reciprocal, absolute = a.reciprocal, a.absolute
+
+    @jit
+    def nonnegative(v):
+        return lead(v) >= lead(zero)
+
+    @jit
+    def is_nan(v):
+        return lead(v) != lead(v)
 
     @jit
     def exp_of_minus_abs(x):
         """(m, e, e * scale) for m = |x|, e = exp(-m)."""
-        m = abs(x)
-        e_scaled = exp_scaled(-m)
-        return m, e_scaled * unscale, e_scaled
+        m = absolute(x)
+        e_scaled = exp_scaled(neg(m))
+        return m, mul(e_scaled, unscale), e_scaled
 
     @jit
     def sigmoid_pair(e, e_scaled):
         """(sigma(m), sigma(-m) * scale) = (1/(1 + e), e/(1 + e) * scale):
         one division, products of positive numbers."""
-        big = one / (one + e)
-        return big, e_scaled * big
+        big = reciprocal(add(one, e))
+        return big, mul(e_scaled, big)
 
     @jit
     def unscaled(weight, value_scaled):
@@ -74,52 +113,52 @@ def build_scalar_functions(jit, exp_scaled, log1p_scaled, real, scale):
         tiny, and without a spurious overflow where it is not: the scaled
         order only while value_scaled < 1, i.e. value < 1/scale, a normal
         number."""
-        if value_scaled < one:
-            return (weight * value_scaled) * unscale
-        return weight * (value_scaled * unscale)
+        if lead(value_scaled) < lead(one):
+            return mul(mul(weight, value_scaled), unscale)
+        return mul(weight, mul(value_scaled, unscale))
 
     @jit
     def weighted(weight, value):
         """weight * value, exactly 0 when weight is 0 (even if value is inf)."""
-        return weight * value if weight != zero else zero
+        return mul(weight, value) if lead(weight) != lead(zero) else zero
 
     @jit
     def loss(labels, logits, pos_weight):
         z, x, q = real(labels), real(logits), real(pos_weight)
         m, e, e_scaled = exp_of_minus_abs(x)
-        positive, negative = q * z, one - z  # weights of softplus(-x), softplus(x)
-        linear = negative if x >= zero else positive
-        tail = unscaled(positive + negative, log1p_scaled(e, e_scaled))
-        result = weighted(linear, m) + tail
-        return result if x == x else x
+        positive, negative = mul(q, z), sub(one, z)  # weights of softplus(-x), softplus(x)
+        linear = negative if nonnegative(x) else positive
+        tail = unscaled(add(positive, negative), log1p_scaled(e, e_scaled))
+        value = result(add(weighted(linear, m), tail))
+        return result(x) if is_nan(x) else value
 
     @jit
     def grad(labels, logits, pos_weight):
         z, x, q = real(labels), real(logits), real(pos_weight)
         m, e, e_scaled = exp_of_minus_abs(x)
         big, small_scaled = sigmoid_pair(e, e_scaled)
-        positive, negative = q * z, one - z
-        near, far = (negative, positive) if x >= zero else (positive, negative)
-        result = near * big - unscaled(far, small_scaled)
-        result = result if x >= zero else -result
-        return result if x == x else x
+        positive, negative = mul(q, z), sub(one, z)
+        near, far = (negative, positive) if nonnegative(x) else (positive, negative)
+        value = result(sub(mul(near, big), unscaled(far, small_scaled)))
+        value = value if nonnegative(x) else -value
+        return result(x) if is_nan(x) else value
 
     @jit
     def grad_labels(labels, logits, pos_weight):
         z, x, q = real(labels), real(logits), real(pos_weight)
         m, e, e_scaled = exp_of_minus_abs(x)
-        tail = unscaled(q - one, log1p_scaled(e, e_scaled))
-        result = (-m if x >= zero else weighted(q, m)) + tail
+        tail = unscaled(sub(q, one), log1p_scaled(e, e_scaled))
+        value = result(add(neg(m) if nonnegative(x) else weighted(q, m), tail))
         # Independent of z, but a NaN label still yields NaN.
-        return result if x == x and z == z else x + z
+        return result(add(x, z)) if is_nan(x) or is_nan(z) else value
 
     @jit
     def hessian(labels, logits, pos_weight):
         z, x, q = real(labels), real(logits), real(pos_weight)
         m, e, e_scaled = exp_of_minus_abs(x)
         big, small_scaled = sigmoid_pair(e, e_scaled)
-        result = unscaled((one - z) + q * z, big * small_scaled)
-        return result if x == x else x
+        value = result(unscaled(add(sub(one, z), mul(q, z)), mul(big, small_scaled)))
+        return result(x) if is_nan(x) else value
 
     @jit
     def loss_and_grad(labels, logits, pos_weight):

@@ -23,7 +23,7 @@ from numba.extending import overload
 
 from . import _cpumath
 from ._access import item_implementation, put_implementation
-from ._scalar import ELEMENTWISE, build_scalar_functions
+from ._scalar import ELEMENTWISE, build_scalar_functions, plain_arithmetic
 
 SIGNATURES = [
     "float32(float32, float32, float32)",
@@ -33,13 +33,13 @@ SIGNATURES = [
 _inline = numba.njit(inline="always", error_model="numpy")
 
 #: The scalar functions for float64 results ...
-scalar = build_scalar_functions(_inline, _cpumath.exp_scaled, _cpumath.log1p_scaled,
-                                numba.float64, _cpumath.SCALE)
+scalar = build_scalar_functions(_inline, plain_arithmetic(
+    _inline, numba.float64, _cpumath.exp_scaled, _cpumath.log1p_scaled, _cpumath.SCALE))
 #: ... and for float32 results: the same definitions with primitives that are
 #: exact to 2**-27 instead of 2**-53, unscaled (still computed in float64,
 #: rounded once).
-scalar_single = build_scalar_functions(
-    _inline, _cpumath.exp_single, _cpumath.log1p_single, numba.float64, 1.0)
+scalar_single = build_scalar_functions(_inline, plain_arithmetic(
+    _inline, numba.float64, _cpumath.exp_single, _cpumath.log1p_single, 1.0))
 
 
 def _by_result_type(name):
