@@ -84,7 +84,9 @@ def run(sizes=(1e3, 1e5, 1e7), threads=(None,), dtypes=("float32", "float64"), r
             z = (rng.random(n) < 0.3).astype(dtype)
             q = 3.0
             qc = (rng.random(100) * 4 + 0.5).astype(dtype)
+            z2, x2 = z.reshape(-1, 100), x.reshape(-1, 100)
             o1, o2 = np.empty(n, dtype), np.empty(n, dtype)
+            o2d = o1.reshape(-1, 100)
             for nthreads in threads:
                 if nthreads:
                     numba.set_num_threads(nthreads)
@@ -104,8 +106,10 @@ def run(sizes=(1e3, 1e5, 1e7), threads=(None,), dtypes=("float32", "float64"), r
                         lambda: wcel_numba.loss_and_grad(z, x, q, out=(o1, o2)), repeat),
                         2 * floor),
                     "loss, per-class pos_weight": (best_time(
-                        lambda: wcel_numba.loss(z.reshape(-1, 100), x.reshape(-1, 100), qc),
-                        repeat), floor),
+                        lambda: wcel_numba.loss(z2, x2, qc), repeat), floor),
+                    "loss, per-class pos_weight, out=": (best_time(
+                        lambda: wcel_numba.loss(z2, x2, qc, out=o2d), repeat),
+                        floor),
                 }
                 if nthreads in (None, 1):
                     for name, fn in _alternatives(z, x, q).items():

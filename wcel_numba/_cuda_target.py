@@ -92,7 +92,12 @@ def scalar_functions(dtype):
     float64 with libdevice's exp/log1p, float32 in float-float pairs of
     float32 (``_floatfloat``; no double precision, 2 ULP)."""
     _numba_cuda()
-    device = cuda.jit(device=True, inline="always")
+    # Inlined by NVVM (the alwaysinline attribute), not by Numba's IR
+    # inliner: the float-float arithmetic is hundreds of tiny functions, which
+    # IR inlining (a deep copy per call site) took ~6x longer to compile.
+    # The simulator's jit has no such option, and needs none.
+    device = (cuda.jit(device=True) if cuda.config.ENABLE_CUDASIM
+              else cuda.jit(device=True, forceinline=True))
     if np.dtype(dtype) == np.float32:
         return build_scalar_functions(device, float_float_arithmetic(device, device(_fma)))
     exp_scaled, log1p_scaled, scale = _float64_primitives()

@@ -37,6 +37,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ._scalar import horner
+
 f32 = np.float32
 
 #: Primitives' results are scaled by 2**SCALE_EXPONENT: e * scale is normal
@@ -76,13 +78,7 @@ def float_float_arithmetic(jit, fma):
     inlinable functions) and ``fma`` (a jitted float32 fused multiply-add,
     rounded once)."""
 
-    @jit
-    def _horner(x, coefficients):
-        """The polynomial (highest degree first) at x, with FMAs."""
-        p = coefficients[0]
-        for c in coefficients[1:]:
-            p = fma(x, p, c)
-        return p
+    _horner = horner(jit, fma)
 
     @jit
     def fast_two_sum(a, b):

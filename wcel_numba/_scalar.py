@@ -41,6 +41,21 @@ plain floats.
 from types import SimpleNamespace
 
 
+def horner(jit, fma):
+    """``evaluate(x, coefficients)``: the polynomial with these coefficients
+    (a constant tuple, highest degree first) at x, by Horner's rule with the
+    target's fused multiply-add ``fma`` -- compiled with ``jit``, unrolled."""
+
+    @jit
+    def evaluate(x, coefficients):
+        p = coefficients[0]
+        for c in coefficients[1:]:
+            p = fma(x, p, c)
+        return p
+
+    return evaluate
+
+
 def plain_arithmetic(jit, real, exp_scaled, log1p_scaled, scale):
     """The arithmetic of ``build_scalar_functions`` on plain floats of type
     ``real`` (a numba float type), with the target's primitives:
