@@ -32,6 +32,20 @@ def torch_loss_and_grad(z, x, q):
     return out.detach().numpy(), xt.grad.numpy()
 
 
+def float_float(name):
+    """The CUDA float32 kernels' scalar function (float-float arithmetic,
+    wcel_numba/_floatfloat.py) compiled for the CPU: the same float32
+    operations and FMAs, so the same results as on a GPU."""
+    import numba
+    from wcel_numba import _cpumath, _floatfloat
+    from wcel_numba._scalar import build_scalar_functions
+    jit = numba.njit(inline="always")
+    fn = getattr(build_scalar_functions(jit, _floatfloat.float_float_arithmetic(jit, _cpumath.fma)),
+                 name)
+    return numba.vectorize(["float32(float32, float32, float32)"])(
+        lambda labels, logits, pos_weight: fn(labels, logits, pos_weight))
+
+
 def worst(got, name, dtype):
     z, x, q, hi, lo, unit = reference.table(name, dtype)
     err = reference.ulp_errors(got, hi, lo, unit)
@@ -45,6 +59,11 @@ def main():
         z, x, q, *_ = reference.table("loss", dtype)
         rows.append((f"wcel_numba {dtype.__name__}", worst(wcel_numba.loss(z, x, q), "loss", dtype),
                      worst(wcel_numba.grad(z, x, q), "grad", dtype)))
+        if dtype == np.float32:
+            with np.errstate(invalid="ignore"):
+                rows.append(("wcel_numba CUDA float32 (float-float; run on the CPU)",
+                             worst(float_float("loss")(z, x, q), "loss", dtype),
+                             worst(float_float("grad")(z, x, q), "grad", dtype)))
         rows.append((f"TF formula in NumPy {dtype.__name__}",
                      worst(tf_formula(z, x, q), "loss", dtype), "—"))
         try:
