@@ -36,7 +36,7 @@ _inline = numba.njit(inline="always", error_model="numpy")
 scalar = build_scalar_functions(_inline, plain_arithmetic(
     _inline, numba.float64, _cpumath.exp_scaled, _cpumath.log1p_scaled, _cpumath.SCALE))
 #: ... and for float32 results: the same definitions with primitives that are
-#: exact to 2**-25 instead of 2**-53, unscaled (still computed in float64,
+#: exact to 2**-24.8 instead of 2**-53, unscaled (still computed in float64,
 #: rounded once).
 scalar_single = build_scalar_functions(_inline, plain_arithmetic(
     _inline, numba.float64, _cpumath.exp_single, _cpumath.log1p_single, 1.0))
