@@ -143,33 +143,50 @@ def _add_to_exponent(p, shifted):
         _float64_to_int64_bits(p) + (_float64_to_int64_bits(shifted) << 52))
 
 
+def _at_minus(coefficients):
+    """The coefficients (highest degree first) of p(-t), for p's."""
+    top = len(coefficients) - 1
+    return tuple(c if (top - i) % 2 == 0 else -c for i, c in enumerate(coefficients))
+
+
+# The polynomials are evaluated at -r (r <= 0 mostly, as y <= 0): written in
+# m = -y, the reduction needs no negated operand, which LLVM would otherwise
+# materialize with an extra instruction per vector.
+_EXP_DOUBLE_AT_MINUS = _at_minus(_EXP_DOUBLE)
+_EXP_SINGLE_AT_MINUS = _at_minus(_EXP_SINGLE)
+
+
 @_jit
 def exp_scaled(y):
     """exp(y) * SCALE for y <= 0, without branches; 0 below _EXP_CUT.
 
     Cody-Waite reduction y = k*ln2 + r with |r| <= ln2/2 (the shifter also
     adds SCALE_EXPONENT to k) and exp(r) = 1 + r + r**2 g(r), g a degree-9
-    polynomial evaluated with FMAs."""
-    clamped = y if y > _EXP_CUT else _EXP_CUT
-    shifted = fma(clamped, _LOG2E, _SCALED_SHIFTER)
+    polynomial evaluated with FMAs -- all in m = -y and t = -r (the callers'
+    y = -|x| then costs no sign operation)."""
+    m = -y
+    clamped = m if m < -_EXP_CUT else -_EXP_CUT
+    shifted = fma(clamped, -_LOG2E, _SCALED_SHIFTER)
     kf = shifted - _SCALED_SHIFTER
-    r = fma(-kf, _LN2_LO, fma(-kf, _LN2_HI, clamped))
-    p = fma(r * r, _horner(r, _EXP_DOUBLE), r) + 1.0
+    t = fma(kf, _LN2_LO, fma(kf, _LN2_HI, clamped))
+    p = 1.0 - fma(t * t, -_horner(t, _EXP_DOUBLE_AT_MINUS), t)
     scaled = _add_to_exponent(p, shifted)
-    return scaled if y >= _EXP_CUT else 0.0
+    return scaled if m <= -_EXP_CUT else 0.0
 
 
 @_jit
 def exp_single(y):
-    """exp(y) for y <= 0 to 2**-29 relative: degree-6 minimax, unscaled.
+    """exp(y) for y <= 0 to 2**-29 relative: degree-6 minimax, unscaled,
+    in m = -y and t = -r like ``exp_scaled``.
 
     y is clamped to >= -700, where exp(y) is still a normal double: below,
     every float32 result that uses e (at most 2**256 * e, as labels and
     pos_weight are float32) rounds to 0 whether e is exact or not."""
-    y = y if y > -700.0 else -700.0
-    shifted = fma(y, _LOG2E, _ROUND_SHIFTER)
-    r = fma(shifted - _ROUND_SHIFTER, -_LN2, y)
-    return _add_to_exponent(_horner(r, _EXP_SINGLE), shifted)
+    m = -y
+    clamped = m if m < 700.0 else 700.0
+    shifted = fma(clamped, -_LOG2E, _ROUND_SHIFTER)
+    t = fma(shifted - _ROUND_SHIFTER, _LN2, clamped)
+    return _add_to_exponent(_horner(t, _EXP_SINGLE_AT_MINUS), shifted)
 
 
 @_jit

@@ -102,7 +102,8 @@ def scalar_functions(dtype):
         return build_scalar_functions(device, float_float_arithmetic(device, device(_fma)))
     exp_scaled, log1p_scaled, scale = _float64_primitives()
     return build_scalar_functions(device, plain_arithmetic(
-        device, numba.float64, device(exp_scaled), device(log1p_scaled), scale))
+        device, numba.float64, device(exp_scaled), device(log1p_scaled), scale,
+        device(_fma)))
 
 
 def _fma(a, b, c):

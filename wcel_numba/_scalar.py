@@ -56,9 +56,10 @@ def horner(jit, fma):
     return evaluate
 
 
-def plain_arithmetic(jit, real, exp_scaled, log1p_scaled, scale):
+def plain_arithmetic(jit, real, exp_scaled, log1p_scaled, scale, fma):
     """The arithmetic of ``build_scalar_functions`` on plain floats of type
-    ``real`` (a numba float type), with the target's primitives:
+    ``real`` (a numba float type), with the target's fused multiply-add
+    ``fma(a, b, c)`` = a*b + c rounded once, and its primitives:
 
     exp_scaled   -- exp(y) * scale for y <= 0 (0 at -inf; need not propagate
                     NaN)
@@ -72,7 +73,8 @@ def plain_arithmetic(jit, real, exp_scaled, log1p_scaled, scale):
         real=real, constant=real, scale=scale, result=jit(lambda a: a),
         lead=jit(lambda a: a),
         add=jit(lambda a, b: a + b), sub=jit(lambda a, b: a - b),
-        mul=jit(lambda a, b: a * b), reciprocal=jit(lambda a: real(1.0) / a),
+        mul=jit(lambda a, b: a * b), multiply_add=fma,
+        reciprocal=jit(lambda a: real(1.0) / a),
         neg=jit(lambda a: -a), absolute=jit(lambda a: abs(a)),
         exp_scaled=exp_scaled, log1p_scaled=log1p_scaled)
 
@@ -87,6 +89,7 @@ def build_scalar_functions(jit, arithmetic):
                   real(v)      an input value as a number; constant(v) the same
                                outside jitted code
                   add, sub, mul, reciprocal, neg, absolute
+                  multiply_add(a, b, c)  a*b + c (rounded once where it can be)
                   lead(a)      a float with the sign and order of a (for
                                comparisons)
                   result(a)    the number as a float (rounded once)
@@ -98,7 +101,7 @@ def build_scalar_functions(jit, arithmetic):
     real, add, sub, mul, neg, result = a.real, a.add, a.sub, a.mul, a.neg, a.result
     lead, exp_scaled, log1p_scaled = a.lead, a.exp_scaled, a.log1p_scaled
     zero, one, unscale = a.constant(0.0), a.constant(1.0), a.constant(1.0 / a.scale)
-    reciprocal, absolute = a.reciprocal, a.absolute
+    reciprocal, absolute, multiply_add = a.reciprocal, a.absolute, a.multiply_add
 
     @jit
     def nonnegative(v):
@@ -110,10 +113,11 @@ def build_scalar_functions(jit, arithmetic):
 
     @jit
     def exp_of_minus_abs(x):
-        """(m, e, e * scale) for m = |x|, e = exp(-m)."""
-        m = absolute(x)
-        e_scaled = exp_scaled(neg(m))
-        return m, mul(e_scaled, unscale), e_scaled
+        """(m, e, e * scale) for m = |x|, e = exp(-m).  (-|x| first: a
+        single sign operation, whose negation later folds into FMAs.)"""
+        minus_m = neg(absolute(x))
+        e_scaled = exp_scaled(minus_m)
+        return neg(minus_m), mul(e_scaled, unscale), e_scaled
 
     @jit
     def sigmoid_pair(e, e_scaled):
@@ -133,9 +137,10 @@ def build_scalar_functions(jit, arithmetic):
         return mul(weight, mul(value_scaled, unscale))
 
     @jit
-    def weighted(weight, value):
-        """weight * value, exactly 0 when weight is 0 (even if value is inf)."""
-        return mul(weight, value) if lead(weight) != lead(zero) else zero
+    def weighted_add(weight, value, addend):
+        """weight * value + addend, exactly addend when weight is 0 (even if
+        value is inf)."""
+        return multiply_add(weight, value, addend) if lead(weight) != lead(zero) else addend
 
     @jit
     def loss(labels, logits, pos_weight):
@@ -144,7 +149,7 @@ def build_scalar_functions(jit, arithmetic):
         positive, negative = mul(q, z), sub(one, z)  # weights of softplus(-x), softplus(x)
         linear = negative if nonnegative(x) else positive
         tail = unscaled(add(positive, negative), log1p_scaled(e, e_scaled))
-        value = result(add(weighted(linear, m), tail))
+        value = result(weighted_add(linear, m, tail))
         return result(x) if is_nan(x) else value
 
     @jit
@@ -154,7 +159,7 @@ def build_scalar_functions(jit, arithmetic):
         big, small_scaled = sigmoid_pair(e, e_scaled)
         positive, negative = mul(q, z), sub(one, z)
         near, far = (negative, positive) if nonnegative(x) else (positive, negative)
-        value = result(sub(mul(near, big), unscaled(far, small_scaled)))
+        value = result(multiply_add(near, big, neg(unscaled(far, small_scaled))))
         value = value if nonnegative(x) else -value
         return result(x) if is_nan(x) else value
 
@@ -163,7 +168,7 @@ def build_scalar_functions(jit, arithmetic):
         z, x, q = real(labels), real(logits), real(pos_weight)
         m, e, e_scaled = exp_of_minus_abs(x)
         tail = unscaled(sub(q, one), log1p_scaled(e, e_scaled))
-        value = result(add(neg(m) if nonnegative(x) else weighted(q, m), tail))
+        value = result(sub(tail, m) if nonnegative(x) else weighted_add(q, m, tail))
         # Independent of z, but a NaN label still yields NaN.
         return result(add(x, z)) if is_nan(x) or is_nan(z) else value
 
