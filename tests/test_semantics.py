@@ -202,17 +202,41 @@ def test_numba_strided_out_bug_is_real():
     assert np.any(base[1::2])
 
 
+@pytest.mark.parametrize("n", [1000, 100_000])  # serial and parallel loops
 @pytest.mark.parametrize("fn", FUNCS)
-def test_out_aliasing_an_input(fn):
-    z, x = _data(1000)
+def test_out_aliasing_an_input(fn, n):
+    z, x = _data(n)
     want = _expected(fn, z, x, 3.0, np.float64)
     x2 = x.copy()
     assert fn(z, x2, 3.0, out=x2) is x2
     np.testing.assert_array_equal(x2, want)
-    # partial overlap: NumPy semantics are "as if the inputs were copied first"
-    buf = np.concatenate([x, [0.0]])
-    fn(z, buf[:-1], 3.0, out=buf[1:])
-    np.testing.assert_array_equal(buf[1:], want)
+    # partial overlap: NumPy semantics are "as if the inputs were copied
+    # first" -- the output one element after or before the input, the labels
+    # or logits, or a same-shape pos_weight
+    for shift in (1, -1):
+        buf = np.zeros(n + 1)
+        src, dst = (buf[:-1], buf[1:]) if shift == 1 else (buf[1:], buf[:-1])
+        src[:] = x
+        assert fn(z, src, 3.0, out=dst) is dst
+        np.testing.assert_array_equal(dst, want)
+        src[:] = z
+        fn(src, x, 3.0, out=dst)
+        np.testing.assert_array_equal(dst, want)
+        src[:] = 3.0
+        fn(z, x, src, out=dst)
+        np.testing.assert_array_equal(dst, want)
+
+
+@pytest.mark.parametrize("n", [1000, 100_000])
+def test_loss_and_grad_out_overlapping_an_input(n):
+    z, x = _data(n)
+    want = _expected(w.loss, z, x, 2.0, np.float64), _expected(w.grad, z, x, 2.0, np.float64)
+    buf = np.zeros(n + 1)
+    buf[:-1] = x
+    grad_out = np.empty(n)
+    loss, grad = w.loss_and_grad(z, buf[:-1], 2.0, out=(buf[1:], grad_out))
+    np.testing.assert_array_equal(loss, want[0])
+    np.testing.assert_array_equal(grad, want[1])
 
 
 def test_out_with_other_dtype_and_order():

@@ -128,8 +128,9 @@ BLOCK_SIZE = 4096
 
 
 def run_loop(name, args, size):
-    """Run the block loop, in parallel when that is large and safe."""
-    run_parallel_safely(lambda parallel: cpu.get_loop(name, parallel), args, size)
+    """Run the block loop, in parallel when that is large and safe; False
+    when it refused an output that overlaps an input (see cpu._block_loop)."""
+    return run_parallel_safely(lambda parallel: cpu.get_loop(name, parallel), args, size)
 
 
 def _tile(row, cols, size):
@@ -258,7 +259,7 @@ def run_common_case(name, labels, logits, pos_weight, out=None):
         out = np.empty(shape, dtype)
         if name == "loss_and_grad":
             out = (out, np.empty(shape, dtype))
-    elif not _usable_out(out, name, dtype, shape, (labels, logits, q)):
+    elif not _usable_out(out, name, dtype, shape):
         return None
     block = BLOCK_SIZE
     if layout == "rows":
@@ -271,13 +272,13 @@ def run_common_case(name, labels, logits, pos_weight, out=None):
         args = (labels.reshape(-1), logits.reshape(-1), q, _reshaped(out, -1), size, block)
     if size < PARALLEL_MIN_SIZE:
         loop = cpu.compiled_loops.get((name, False))
-        (loop or cpu.get_loop(name, False))(*args)
+        done = (loop or cpu.get_loop(name, False))(*args)
     else:
-        run_loop(name, args, size)
-    return out
+        done = run_loop(name, args, size)
+    return out if done else None
 
 
-def _usable_out(out, name, dtype, shape, inputs):
+def _usable_out(out, name, dtype, shape):
     """Whether ``out`` can take the loop's results directly (see run_common_case)."""
     outs = out if type(out) is tuple and name == "loss_and_grad" else (out,)
     if (name == "loss_and_grad") != (type(out) is tuple) or len(outs) != (
@@ -287,9 +288,7 @@ def _usable_out(out, name, dtype, shape, inputs):
         if (type(o) is not np.ndarray or o.dtype is not dtype or o.shape != shape
                 or not o.flags.c_contiguous or not o.flags.writeable):
             return False
-        for a in inputs:
-            if type(a) is np.ndarray and a is not o and np.may_share_memory(a, o):
-                return False
+    # (overlaps with the inputs are checked by the loop itself)
     return len(outs) == 1 or not np.may_share_memory(outs[0], outs[1])
 
 
@@ -328,9 +327,7 @@ def run_elementwise(name, labels, logits, pos_weight, out=None):
         direct = all(r.dtype == compute
                      and (r.flags.c_contiguous if order == "C" else r.flags.f_contiguous)
                      and not _overlaps_badly(r, arrays) for r in results)
-        if direct:
-            _compute(name, operands, shape, layout, results, compute)
-        else:
+        if not (direct and _compute(name, operands, shape, layout, results, compute)):
             _compute_through_temporaries(name, operands, shape, results, compute)
     if not shape and out is None:
         results = [r[()] for r in results]
@@ -339,10 +336,11 @@ def run_elementwise(name, labels, logits, pos_weight, out=None):
 
 def _compute(name, operands, shape, layout, targets, compute):
     """Fill ``targets`` (contiguous arrays of the compute dtype, in the
-    layout's memory order) with the results."""
+    layout's memory order) with the results; False, having written nothing,
+    where the loop finds that a target overlaps an input after all."""
     if layout is None:
         _run_ufunc(name, operands, targets, compute)
-        return
+        return True
     size = math.prod(shape)
     block = BLOCK_SIZE
     if layout == "rows":  # all per-class operands share one block length
@@ -356,7 +354,7 @@ def _compute(name, operands, shape, layout, targets, compute):
         else:
             args.append(_tile(v, shape[-1], size)[0])
     flat = [t.ravel(order="K") for t in targets]
-    run_loop(name, (*args, flat[0] if len(flat) == 1 else tuple(flat), size, block), size)
+    return run_loop(name, (*args, flat[0] if len(flat) == 1 else tuple(flat), size, block), size)
 
 
 def _compute_through_temporaries(name, operands, shape, results, compute):
