@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import wcel_numba as w
+from wcel_numba import _host
 
 FUNCS = [w.loss, w.grad, w.grad_labels, w.hessian]
 rng = np.random.default_rng(7)
@@ -225,6 +226,17 @@ def test_out_aliasing_an_input(fn, n):
         src[:] = 3.0
         fn(z, x, src, out=dst)
         np.testing.assert_array_equal(dst, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_new_outputs(dtype):
+    # above TOUCH_MIN_BYTES: the pages of a new output are touched first
+    n = _host.TOUCH_MIN_BYTES // np.dtype(dtype).itemsize + 12345
+    z, x = _data(n, dtype)
+    loss, grad = w.loss_and_grad(z, x, 3.0)
+    np.testing.assert_array_equal(loss, _expected(w.loss, z, x, 3.0, dtype))
+    np.testing.assert_array_equal(grad, _expected(w.grad, z, x, 3.0, dtype))
+    np.testing.assert_array_equal(w.hessian(z, x, 3.0), _expected(w.hessian, z, x, 3.0, dtype))
 
 
 @pytest.mark.parametrize("n", [1000, 100_000])

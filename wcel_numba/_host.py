@@ -256,9 +256,9 @@ def run_common_case(name, labels, logits, pos_weight, out=None):
         return None
     size = logits.size
     if out is None:
-        out = np.empty(shape, dtype)
+        out = _new_output(shape, dtype)
         if name == "loss_and_grad":
-            out = (out, np.empty(shape, dtype))
+            out = (out, _new_output(shape, dtype))
     elif not _usable_out(out, name, dtype, shape):
         return None
     block = BLOCK_SIZE
@@ -276,6 +276,21 @@ def run_common_case(name, labels, logits, pos_weight, out=None):
     else:
         done = run_loop(name, args, size)
     return out if done else None
+
+
+#: New outputs at least this large (NumPy's threshold for asking the kernel
+#: for huge pages) have their pages touched before the loop writes them.
+TOUCH_MIN_BYTES = 1 << 22
+
+
+def _new_output(shape, dtype):
+    """np.empty(shape, dtype), its pages mapped first when it is large (see
+    ``cpu._touch_pages``)."""
+    out = np.empty(shape, dtype)
+    if out.nbytes >= TOUCH_MIN_BYTES:
+        flat = out.reshape(-1)
+        run_parallel_safely(cpu.get_touch_loop, (flat, 4096 // dtype.itemsize), flat.size)
+    return out
 
 
 def _usable_out(out, name, dtype, shape):

@@ -281,30 +281,45 @@ def _reduce_loop(labels, logits, pos_weight, weight, smoothing, grad_scale,
         partials[b] = total
 
 
-#: {parallel: compiled reduction loop}, filled lazily.
-_reduce_loops = {}
+def _touch_pages(out, step):
+    """Write 0 to every ``step``-th element of ``out`` (one per memory page).
+
+    A new output of many megabytes is fresh memory, which the kernel maps and
+    zeroes on first touch (a 2 MiB huge page at a time, where NumPy asks for
+    them).  Doing that in the middle of the compute loop costs about twice
+    the zeroing itself; touching every page first, on all threads, and
+    computing after, saved 5-18% of a call that returns a new 40-80 MB
+    array (``benchmarks/RESULTS.md``)."""
+    for i in prange((out.size + step - 1) // step):
+        out[i * step] = 0
+
+
+#: {(function name or "reduce" or "touch", parallel): compiled loop}, filled lazily.
+compiled_loops = {}
+
+
+def _compiled(key, qualname, template, fn, parallel):
+    """``template`` with ``fn`` (see ``_specialize``) named ``qualname``,
+    compiled serial or parallel, once per process (and cached on disk), and
+    kept in ``compiled_loops`` under (key, parallel)."""
+    loop = compiled_loops.get((key, parallel))
+    if loop is None:
+        kernel = _specialize(template, fn, f"{qualname}{'_parallel' if parallel else ''}")
+        loop = compiled_loops[key, parallel] = numba.njit(
+            parallel=parallel, error_model="numpy", cache=True)(kernel)
+    return loop
 
 
 def get_reduce_loop(parallel):
     """The reduction loop, serial or parallel (compiled lazily)."""
-    loop = _reduce_loops.get(parallel)
-    if loop is None:
-        kernel = _specialize(_reduce_loop, None,
-                             "reduce_loop_parallel" if parallel else "reduce_loop")
-        loop = _reduce_loops[parallel] = numba.njit(
-            parallel=parallel, error_model="numpy", cache=True)(kernel)
-    return loop
+    return _compiled("reduce", "reduce_loop", _reduce_loop, None, parallel)
 
-#: {(function name, parallel): compiled loop}, filled lazily.
-compiled_loops = {}
+
+def get_touch_loop(parallel):
+    """``_touch_pages``, serial or parallel (compiled lazily)."""
+    return _compiled("touch", "touch_pages", _touch_pages, None, parallel)
 
 
 def get_loop(name, parallel):
     """The block loop of scalar function ``name`` (compiled lazily)."""
-    key = (name, parallel)
-    loop = compiled_loops.get(key)
-    if loop is None:
-        qualname = f"block_loop_{name}{'_parallel' if parallel else ''}"
-        kernel = _specialize(_block_loop, _typed[name], qualname)
-        loop = compiled_loops[key] = numba.njit(parallel=parallel, error_model="numpy", cache=True)(kernel)
-    return loop
+    return _compiled(name, f"block_loop_{name}", _block_loop, _typed[name], parallel)
