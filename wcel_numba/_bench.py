@@ -11,7 +11,7 @@ installed: the NumPy transcription of TensorFlow's formula, PyTorch's
 ``binary_cross_entropy_with_logits(reduction='none')``, JAX ``jit`` and
 TensorFlow.
 
-Run:  python -m wcel_numba bench [--sizes 1e3,1e5,1e7] [--threads 1,2] [--markdown]
+Run:  python -m wcel_numba bench [--sizes 1e3,1e5,1e7] [--threads 1,2]  (prints the markdown table)
 """
 
 import argparse

@@ -283,13 +283,12 @@ def run_common_case(name, labels, logits, pos_weight, out=None):
 TOUCH_MIN_BYTES = 1 << 22
 
 
-def _new_output(shape, dtype):
-    """np.empty(shape, dtype), its pages mapped first when it is large (see
-    ``cpu._touch_pages``)."""
-    out = np.empty(shape, dtype)
+def _new_output(shape, dtype, order="C"):
+    """np.empty(shape, dtype, order=order), its pages mapped first when it is
+    large (see ``cpu._touch_pages``)."""
+    out = np.empty(shape, dtype, order=order)
     if out.nbytes >= TOUCH_MIN_BYTES:
-        flat = out.reshape(-1)
-        run_parallel_safely(cpu.get_touch_loop, (flat, 4096 // dtype.itemsize), flat.size)
+        cpu.get_touch_loop()(out.ravel(order="K"), 4096 // out.itemsize)
     return out
 
 
@@ -336,7 +335,7 @@ def run_elementwise(name, labels, logits, pos_weight, out=None):
 
     arrays = [v for v in operands if not _is_scalar_like(v)]
     layout, order = _choose_layout(arrays, shape)
-    results = [o if o is not None else np.empty(shape, result_dtype, order=order)
+    results = [o if o is not None else _new_output(shape, result_dtype, order)
                for o in outs]
     if math.prod(shape):
         direct = all(r.dtype == compute

@@ -286,11 +286,13 @@ def _touch_pages(out, step):
 
     A new output of many megabytes is fresh memory, which the kernel maps and
     zeroes on first touch (a 2 MiB huge page at a time, where NumPy asks for
-    them).  Doing that in the middle of the compute loop costs about twice
-    the zeroing itself; touching every page first, on all threads, and
-    computing after, saved 5-18% of a call that returns a new 40-80 MB
-    array (``benchmarks/RESULTS.md``)."""
-    for i in prange((out.size + step - 1) // step):
+    them).  Doing that in the middle of the compute loop cost about twice the
+    zeroing itself; and when both threads of the parallel loop fault pages at
+    once, calls stalled now and then for 50-120 ms instead of 8-20 (kernel
+    contention on the process's memory).  So the pages are touched first, on
+    one thread, and the loop runs after: allocating calls 5-18% faster at
+    1e7 elements and no stalls (``benchmarks/RESULTS.md``)."""
+    for i in range((out.size + step - 1) // step):
         out[i * step] = 0
 
 
@@ -315,9 +317,9 @@ def get_reduce_loop(parallel):
     return _compiled("reduce", "reduce_loop", _reduce_loop, None, parallel)
 
 
-def get_touch_loop(parallel):
-    """``_touch_pages``, serial or parallel (compiled lazily)."""
-    return _compiled("touch", "touch_pages", _touch_pages, None, parallel)
+def get_touch_loop():
+    """``_touch_pages`` (compiled lazily)."""
+    return _compiled("touch", "touch_pages", _touch_pages, None, False)
 
 
 def get_loop(name, parallel):
