@@ -137,7 +137,9 @@ def _tile(row, cols, size):
     """A per-class vector repeated over the rows of one block: shape
     (1, block), and the block length (a whole number of rows)."""
     rows = max(1, min(BLOCK_SIZE // cols, size // cols))
-    return np.tile(row.reshape(-1), rows).reshape(1, -1), rows * cols
+    tile = np.empty((1, rows * cols), row.dtype)
+    tile.reshape(rows, cols)[...] = row.reshape(-1)  # (np.tile takes 2 us more)
+    return tile, rows * cols
 
 
 def run_parallel_safely(get_loop, args, size):
