@@ -13,6 +13,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 import reference  # noqa: E402
+# the CUDA float32 kernels' float-float arithmetic, compiled for the CPU
+from test_floatfloat import ufunc as float_float  # noqa: E402
 
 import wcel_numba  # noqa: E402
 
@@ -30,20 +32,6 @@ def torch_loss_and_grad(z, x, q):
         xt, torch.from_numpy(z), pos_weight=torch.from_numpy(q), reduction="none")
     out.sum().backward()
     return out.detach().numpy(), xt.grad.numpy()
-
-
-def float_float(name):
-    """The CUDA float32 kernels' scalar function (float-float arithmetic,
-    wcel_numba/_floatfloat.py) compiled for the CPU: the same float32
-    operations and FMAs, so the same results as on a GPU."""
-    import numba
-    from wcel_numba import _cpumath, _floatfloat
-    from wcel_numba._scalar import build_scalar_functions
-    jit = numba.njit(inline="always")
-    fn = getattr(build_scalar_functions(jit, _floatfloat.float_float_arithmetic(jit, _cpumath.fma)),
-                 name)
-    return numba.vectorize(["float32(float32, float32, float32)"])(
-        lambda labels, logits, pos_weight: fn(labels, logits, pos_weight))
 
 
 def worst(got, name, dtype):

@@ -20,6 +20,14 @@ For float64 results (the check is limited by float64 evaluation, ~2**-52):
   where g's error is damped by r**2/exp(r) <= 0.17;
 * (2 atanh(s) - 2 s)/s**3 as a polynomial in t = s**2 on 0 <= t <= 0.04,
   degree 7: its error is damped by s**2 <= 0.04.
+
+For the CUDA float32 kernels' float-float arithmetic (``_floatfloat.py``,
+coefficients rounded to float32 there):
+
+* (exp(r) - 1 - r - r**2/2)/r**3 on |r| <= ln2/2, degree 4: about 2**-24.4,
+  damped by r**3 <= 0.042;
+* (2 atanh(s) - 2 s)/s**3 in t = s**2 on 0 <= t <= 1/9, degree 4: about
+  2**-26.6, damped by t/2.
 """
 
 import mpmath
@@ -76,6 +84,12 @@ def main():
         "_ATANH_DOUBLE": fit_relative(
             lambda t: ((2 * mpmath.atanh(mpmath.sqrt(t)) - 2 * mpmath.sqrt(t))
                        / mpmath.sqrt(t) ** 3 if t else 2 * one / 3), 0.0, 0.04, 7),
+        "_floatfloat._EXP_TAIL": fit_relative(
+            lambda r: (mpmath.exp(r) - 1 - r - r**2 / 2) / r**3 if r else one / 6,
+            -half_ln2, half_ln2, 4),
+        "_floatfloat._ATANH_TAIL": fit_relative(
+            lambda t: ((2 * mpmath.atanh(mpmath.sqrt(t)) - 2 * mpmath.sqrt(t))
+                       / mpmath.sqrt(t) ** 3 if t else 2 * one / 3), 0.0, 1 / 9, 4),
     }
     for name, (coefficients, log2_error) in fits.items():
         print(f"# max relative error 2**{log2_error:.1f}")

@@ -12,7 +12,9 @@ strided ``out=`` wrongly when the inputs are contiguous.  ``get_loop`` gives a
 block loop over a contiguous output whose inputs are contiguous arrays of the
 output's size, scalars (passed as arguments), or small tiles of a per-class
 vector (see ``_block_loop``), compiled serial and parallel from the same
-scalar functions.
+scalar functions; it refuses an ``out`` that overlaps an input.  Also the
+reduction loop (``get_reduce_loop``) and the pass that maps a large new
+output's pages before a loop writes it (``get_touch_loop``).
 """
 
 import types as types_module
