@@ -91,9 +91,8 @@ def test_strided_broadcast_and_out(name, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_parallel_loops(name, dtype, monkeypatch):
-    # every new output here also goes through the page-touching pass that
-    # large outputs get
-    monkeypatch.setattr(_host, "TOUCH_MIN_BYTES", 0)
+    # every new output here also has its pages mapped first, as large outputs do
+    monkeypatch.setattr(_host, "MAP_PAGES_MIN_BYTES", 0)
     z, x, q, hi, lo, unit = _by_pos_weight(name, dtype)
     reps = _host.PARALLEL_MIN_SIZE // z.size + 2
     tiled = [np.tile(a, (reps, 1)) for a in (z, x, q, hi, lo, unit)]

@@ -2,13 +2,17 @@
 
 NumPy is the reference for broadcasting and dtype rules."""
 
+import ctypes
+import errno
+import mmap
 import re
+import sys
 
 import numpy as np
 import pytest
 
 import wcel_numba as w
-from wcel_numba import _host
+from wcel_numba import _host, cpu
 
 FUNCS = [w.loss, w.grad, w.grad_labels, w.hessian]
 rng = np.random.default_rng(7)
@@ -229,9 +233,13 @@ def test_out_aliasing_an_input(fn, n):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_large_new_outputs(dtype):
-    # above TOUCH_MIN_BYTES: the pages of a new output are touched first
-    n = _host.TOUCH_MIN_BYTES // np.dtype(dtype).itemsize + 12345
+@pytest.mark.parametrize("kernel_maps_pages", [True, False])
+def test_large_new_outputs(dtype, kernel_maps_pages, monkeypatch):
+    # above MAP_PAGES_MIN_BYTES the pages of a new output are mapped first:
+    # by madvise where the kernel can, else by the touch loop
+    if not kernel_maps_pages:
+        monkeypatch.setattr(cpu, "_madvise", None)
+    n = _host.MAP_PAGES_MIN_BYTES // np.dtype(dtype).itemsize + 12345
     z, x = _data(n, dtype)
     loss, grad = w.loss_and_grad(z, x, 3.0)
     np.testing.assert_array_equal(loss, _expected(w.loss, z, x, 3.0, dtype))
@@ -296,3 +304,27 @@ def test_non_native_byte_order(dtype):
     want = w.loss(z.astype(z.dtype.newbyteorder("=")), x.astype(x.dtype.newbyteorder("=")), 2.0)
     np.testing.assert_array_equal(w.loss(z, x, 2.0), want)
     np.testing.assert_array_equal(w.grad(z, x, np.full(5, 2.0, dtype)), w.grad(z, x, 2.0))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="madvise: Linux only")
+def test_map_pages_leaves_the_contents_alone():
+    # MADV_POPULATE_WRITE maps pages without writing to them; the touch loop
+    # (the fallback) writes 0 to the first element of every page
+    a = np.full(3 * 2**20 + 5, 7.0)
+    cpu.map_pages(a[1:])
+    if cpu._madvise is None:
+        pytest.skip("this kernel has no MADV_POPULATE_WRITE (Linux < 5.14)")
+    assert np.all(a == 7.0)
+
+
+def test_map_pages_falls_back_to_touching_each_page(monkeypatch):
+    def refuse(address, length, advice):
+        ctypes.set_errno(errno.EINVAL)  # as a kernel before 5.14 answers
+        return -1
+
+    monkeypatch.setattr(cpu, "_madvise", refuse)
+    a = np.full(3 * 2**20 + 5, 7.0)
+    cpu.map_pages(a)
+    step = mmap.PAGESIZE // a.itemsize
+    assert np.all(a[::step] == 0) and np.all(np.delete(a, np.s_[::step]) == 7.0)
+    assert cpu._madvise is None  # not asked again

@@ -281,16 +281,16 @@ def run_common_case(name, labels, logits, pos_weight, out=None):
 
 
 #: New outputs at least this large (NumPy's threshold for asking the kernel
-#: for huge pages) have their pages touched before the loop writes them.
-TOUCH_MIN_BYTES = 1 << 22
+#: for huge pages) have their pages mapped before the loop writes them.
+MAP_PAGES_MIN_BYTES = 1 << 22
 
 
 def _new_output(shape, dtype, order="C"):
     """np.empty(shape, dtype, order=order), its pages mapped first when it is
-    large (see ``cpu._touch_pages``)."""
+    large (see ``cpu.map_pages``)."""
     out = np.empty(shape, dtype, order=order)
-    if out.nbytes >= TOUCH_MIN_BYTES:
-        cpu.get_touch_loop()(out.ravel(order="K"), 4096 // out.itemsize)
+    if out.nbytes >= MAP_PAGES_MIN_BYTES:
+        cpu.map_pages(out)
     return out
 
 

@@ -13,10 +13,14 @@ block loop over a contiguous output whose inputs are contiguous arrays of the
 output's size, scalars (passed as arguments), or small tiles of a per-class
 vector (see ``_block_loop``), compiled serial and parallel from the same
 scalar functions; it refuses an ``out`` that overlaps an input.  Also the
-reduction loop (``get_reduce_loop``) and the pass that maps a large new
-output's pages before a loop writes it (``get_touch_loop``).
+reduction loop (``get_reduce_loop``) and ``map_pages``, which has the kernel
+map a large new output's pages before a loop writes it.
 """
 
+import ctypes
+import errno
+import mmap
+import sys
 import types as types_module
 
 import numba
@@ -284,18 +288,54 @@ def _reduce_loop(labels, logits, pos_weight, weight, smoothing, grad_scale,
 
 
 def _touch_pages(out, step):
-    """Write 0 to every ``step``-th element of ``out`` (one per memory page).
+    """Write 0 to every ``step``-th element of ``out`` (one per memory page):
+    ``map_pages`` where the kernel cannot do it itself."""
+    for i in range((out.size + step - 1) // step):
+        out[i * step] = 0
+
+
+def _find_madvise():
+    """libc's ``madvise`` through ctypes on Linux, else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    madvise.restype = ctypes.c_int
+    return madvise
+
+
+#: Linux >= 5.14: fault the pages in writable, as if written to, without
+#: changing what they hold.
+MADV_POPULATE_WRITE = 23
+#: ``madvise``, until the kernel turns MADV_POPULATE_WRITE down as unknown.
+_madvise = _find_madvise()
+
+
+def map_pages(out):
+    """Have the kernel map every page of the contiguous array ``out`` now.
 
     A new output of many megabytes is fresh memory, which the kernel maps and
     zeroes on first touch (a 2 MiB huge page at a time, where NumPy asks for
     them).  Doing that in the middle of the compute loop cost about twice the
-    zeroing itself; and when both threads of the parallel loop fault pages at
-    once, calls stalled now and then for 50-120 ms instead of 8-20 (kernel
-    contention on the process's memory).  So the pages are touched first, on
-    one thread, and the loop runs after: allocating calls 5-18% faster at
-    1e7 elements and no stalls (``benchmarks/RESULTS.md``)."""
-    for i in range((out.size + step - 1) // step):
-        out[i * step] = 0
+    zeroing itself, and when both threads of the parallel loop fault pages,
+    calls stall for 30-130 ms now and then (3-6 of 200 calls at 1e7
+    elements; none of 800 with the pages mapped first).  So large new
+    outputs are mapped first, on one thread: with one
+    ``madvise(MADV_POPULATE_WRITE)`` call (the kernel walks the pages: float32
+    calls on two threads ~6% faster than writing to each page), or, on other
+    systems and on Linux before 5.14, by writing 0 to the first element of
+    each page (``_touch_pages``).  Measurements: ``benchmarks/RESULTS.md``."""
+    global _madvise
+    if _madvise is not None:
+        start = out.ctypes.data & -mmap.PAGESIZE  # madvise wants a page boundary
+        if _madvise(start, out.ctypes.data + out.nbytes - start, MADV_POPULATE_WRITE) == 0:
+            return
+        if ctypes.get_errno() == errno.EINVAL:
+            _madvise = None
+    get_touch_loop()(out.ravel(order="K"), max(1, mmap.PAGESIZE // out.itemsize))
 
 
 #: {(function name or "reduce" or "touch", parallel): compiled loop}, filled lazily.
@@ -320,7 +360,7 @@ def get_reduce_loop(parallel):
 
 
 def get_touch_loop():
-    """``_touch_pages`` (compiled lazily)."""
+    """``_touch_pages`` (compiled lazily): ``map_pages``'s fallback."""
     return _compiled("touch", "touch_pages", _touch_pages, None, False)
 
 
