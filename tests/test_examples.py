@@ -87,3 +87,10 @@ def test_info_and_bench_commands():
     assert {"loss", "grad", "loss_and_grad", "loss, per-class pos_weight"} <= set(cases)
     assert all(ratio > 0 for ratio in cases.values())
     assert "10-element call" in bench
+    # the README's summary of the same run: the loss row repeats the table's ratios
+    summary = bench.split("The README's table:")[1]
+    loss_row = next(line for line in summary.splitlines() if "**wcel_numba loss**" in line)
+    new, out = (float(v.strip(" ×")) for v in loss_row.split("|")[2].split("/"))
+    assert (new, out) == (cases["loss"], cases["loss, out="])
+    speedup = next(line for line in summary.splitlines() if "speed-up" in line)
+    assert "(NumPy, TF formula)" in speedup or "(PyTorch)" in speedup or "(JAX jit)" in speedup

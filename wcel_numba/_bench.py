@@ -9,7 +9,9 @@ new output" shows that cost on the floor itself, and the "out=" rows show
 wcel_numba on the floor's terms.  Alternatives are timed when
 installed: the NumPy transcription of TensorFlow's formula, PyTorch's
 ``binary_cross_entropy_with_logits(reduction='none')``, JAX ``jit`` and
-TensorFlow.
+TensorFlow.  After the full table it prints the README's summary of the
+largest size (``summary``), with wcel_numba's speed-up over the fastest
+alternative.
 
 Run:  python -m wcel_numba bench [--sizes 1e3,1e5,1e7] [--threads 1,2]  (prints the markdown table)
 """
@@ -119,14 +121,78 @@ def run(sizes=(1e3, 1e5, 1e7), threads=(None,), dtypes=("float32", "float64"), r
                                case=case, seconds=seconds, ratio=seconds / ref)
 
 
+def _pretty_time(seconds):
+    return f"{seconds * 1e6:.2f} µs" if seconds < 1e-3 else f"{seconds * 1e3:.2f} ms"
+
+
 def markdown(rows):
     rows = list(rows)
     lines = ["| dtype | n | threads | case | time | × floor |", "|---|---|---|---|---|---|"]
     for r in rows:
-        t = r["seconds"]
-        pretty = f"{t * 1e6:.2f} µs" if t < 1e-3 else f"{t * 1e3:.2f} ms"
         lines.append(f"| {r['dtype']} | {r['n']:.0e} | {r['threads']} | {r['case']} | "
-                     f"{pretty} | {r['ratio']:.2f} |")
+                     f"{_pretty_time(r['seconds'])} | {r['ratio']:.2f} |")
+    return "\n".join(lines)
+
+
+#: The README table's rows for wcel_numba: (label, new-output case, out= case).
+_SUMMARY_ROWS = (
+    ("**wcel_numba loss**, new output / `out=`", "loss", "loss, out="),
+    ("**wcel_numba grad**, new output / `out=`", "grad", "grad, out="),
+    ("**wcel_numba loss_and_grad** (vs two floors), new / `out=`",
+     "loss_and_grad", "loss_and_grad, out="),
+    ("**wcel_numba loss, per-class pos_weight**, new / `out=`",
+     "loss, per-class pos_weight", "loss, per-class pos_weight, out="),
+)
+_ALTERNATIVES = ("JAX jit", "TensorFlow XLA", "TensorFlow eager", "PyTorch", "NumPy, TF formula")
+
+
+def _pretty_ratio(ratio):
+    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:.0f}×"
+
+
+def summary(rows):
+    """The README's table: the largest size measured, a column per (dtype,
+    threads), time as a multiple of that column's floor; the alternatives
+    that were timed; and how much faster wcel_numba's loss is than the
+    fastest of them (both returning new arrays)."""
+    rows = list(rows)
+    n = max(r["n"] for r in rows)
+    at = {(r["dtype"], r["threads"], r["case"]): r for r in rows if r["n"] == n}
+    columns = list(dict.fromkeys((d, t) for d, t, __ in at))
+
+    def cells(fn):
+        return " | ".join(fn(d, t) for d, t in columns)
+
+    def ratio(d, t, case):
+        r = at.get((d, t, case))
+        return f"{r['ratio']:.2f}×" if r else "—"
+
+    def alternative(d, t, case):
+        r = at.get((d, t, case))
+        return _pretty_ratio(r["ratio"]) if r else "—"
+
+    def speedup(d, t):
+        timed = [(at[d, t, a]["seconds"], a) for a in _ALTERNATIVES if (d, t, a) in at]
+        if not timed or (d, t, "loss") not in at:
+            return "—"
+        seconds, name = min(timed)
+        return f"{seconds / at[d, t, 'loss']['seconds']:.1f}× ({name})"
+
+    lines = [f"n = {n:.0e}", "",
+             "| | " + cells(lambda d, t: f"{d}, {t} thread{'s' if t > 1 else ''}") + " |",
+             "|---|" + "---|" * len(columns),
+             "| floor (np.add) | " + cells(
+                 lambda d, t: _pretty_time(at[d, t, "floor (np.add)"]["seconds"])) + " |",
+             "| np.add with a new output | " + cells(
+                 lambda d, t: ratio(d, t, "np.add, new output")) + " |"]
+    for label, new, out in _SUMMARY_ROWS:
+        lines.append(f"| {label} | " + cells(
+            lambda d, t: f"{ratio(d, t, new)} / {ratio(d, t, out)}") + " |")
+    for name in _ALTERNATIVES:
+        if any((d, t, name) in at for d, t in columns):
+            lines.append(f"| {name} | " + cells(lambda d, t: alternative(d, t, name)) + " |")
+    lines.append("| wcel_numba loss: speed-up over the fastest alternative | "
+                 + cells(speedup) + " |")
     return "\n".join(lines)
 
 
@@ -142,7 +208,10 @@ def main(argv=None):
     rows = run(sizes=[float(s) for s in args.sizes.split(",")],
                threads=[int(t) for t in args.threads.split(",")],
                dtypes=args.dtypes.split(","), repeat=args.repeat)
+    rows = list(rows)
     print(markdown(rows))
+    print("\nThe README's table:\n")
+    print(summary(rows))
     x, z = np.zeros(10), np.ones(10)
     wcel_numba.loss(z, x, 3.0)
     small = best_time(lambda: wcel_numba.loss(z, x, 3.0), 2000)
