@@ -1,5 +1,6 @@
 """Max error in ULPs against a 50-digit mpmath reference: wcel_numba beside
-TensorFlow's formula (transcribed to NumPy) and PyTorch (when installed).
+TensorFlow's formula (transcribed to NumPy), and TensorFlow and PyTorch
+themselves when installed.
 
 Run:  python benchmarks/accuracy_table.py        (prints a markdown table)
 Grid: tests/reference.py (logits from the smallest subnormal to the overflow
@@ -34,6 +35,15 @@ def torch_loss_and_grad(z, x, q):
     return out.detach().numpy(), xt.grad.numpy()
 
 
+def tf_loss_and_grad(z, x, q):
+    import tensorflow as tf
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        out = tf.nn.weighted_cross_entropy_with_logits(tf.constant(z), xt, tf.constant(q))
+    return out.numpy(), tape.gradient(out, xt).numpy()
+
+
 def worst(got, name, dtype):
     z, x, q, hi, lo, unit = reference.table(name, dtype)
     err = reference.ulp_errors(got, hi, lo, unit)
@@ -54,12 +64,13 @@ def main():
                              worst(float_float("grad")(z, x, q), "grad", dtype)))
         rows.append((f"TF formula in NumPy {dtype.__name__}",
                      worst(tf_formula(z, x, q), "loss", dtype), "—"))
-        try:
-            loss, grad = torch_loss_and_grad(z, x, q)
-            rows.append((f"PyTorch {dtype.__name__}", worst(loss, "loss", dtype),
+        for label, run in (("TensorFlow", tf_loss_and_grad), ("PyTorch", torch_loss_and_grad)):
+            try:
+                loss, grad = run(z, x, q)
+            except ImportError:
+                continue
+            rows.append((f"{label} {dtype.__name__}", worst(loss, "loss", dtype),
                          worst(grad, "grad", dtype)))
-        except ImportError:
-            pass
     print("| implementation | loss: max ULP | grad: max ULP |")
     print("|---|---|---|")
     for row in rows:

@@ -6,17 +6,19 @@ preallocated output (two arrays read, one written; for loss_and_grad the floor
 is two such adds: two reads, two writes).  Calls that return a new array also
 pay for fresh memory (page faults, zeroing by the kernel): the row "np.add,
 new output" shows that cost on the floor itself, and the "out=" rows show
-wcel_numba on the floor's terms.  Alternatives are timed when
-installed: the NumPy transcription of TensorFlow's formula, PyTorch's
+wcel_numba on the floor's terms.  Alternatives are timed when installed:
+the NumPy transcription of TensorFlow's formula, PyTorch's
 ``binary_cross_entropy_with_logits(reduction='none')``, JAX ``jit`` and
-TensorFlow.  After the full table it prints the README's summary of the
-largest size (``summary``), with wcel_numba's speed-up over the fastest
-alternative.
+TensorFlow, in a child process that sees as many CPUs as wcel_numba gets
+threads (``_alternatives_on_cores``).
+After the full table it prints the README's summary of the largest size
+(``summary``), with wcel_numba's speed-up over the fastest alternative.
 
 Run:  python -m wcel_numba bench [--sizes 1e3,1e5,1e7] [--threads 1,2]  (prints the markdown table)
 """
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -42,11 +44,12 @@ def tf_formula_numpy(z, x, q):
     return (1 - z) * x + (1 + (q - 1) * z) * (np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0))
 
 
-def _alternatives(z, x, q):
+def _alternatives(z, x, q, threads):
     """{name: zero-argument callable} for the anchors that are installed."""
     alts = {"NumPy, TF formula": lambda: tf_formula_numpy(z, x, q)}
     try:
         import torch
+        torch.set_num_threads(threads)
         zt, xt = torch.from_numpy(z), torch.from_numpy(x)
         qt = torch.tensor(q, dtype=xt.dtype)
         bce = torch.nn.functional.binary_cross_entropy_with_logits
@@ -65,33 +68,87 @@ def _alternatives(z, x, q):
         pass
     try:
         import tensorflow as tf
-        zt, xt = tf.constant(z), tf.constant(x)
-        alts["TensorFlow eager"] = lambda: tf.nn.weighted_cross_entropy_with_logits(zt, xt, q)
+        # names of their own: the lambdas above read zt, xt when called
+        z_tf, x_tf = tf.constant(z), tf.constant(x)
+        alts["TensorFlow eager"] = lambda: tf.nn.weighted_cross_entropy_with_logits(z_tf, x_tf, q)
         xla = tf.function(jit_compile=True)(
             lambda z, x: tf.nn.weighted_cross_entropy_with_logits(z, x, q))
-        alts["TensorFlow XLA"] = lambda: xla(zt, xt)
+        alts["TensorFlow XLA"] = lambda: xla(z_tf, x_tf)
     except ImportError:
         pass
     return alts
 
 
-def run(sizes=(1e3, 1e5, 1e7), threads=(None,), dtypes=("float32", "float64"), repeat=7):
-    """Yield result rows: dict(dtype, n, threads, case, seconds, ratio)."""
-    import numba
-    rng = np.random.default_rng(0)
+def _sizes(sizes):
+    return [max(100, int(s) // 100 * 100) for s in sizes]
+
+
+def _dataset(dtype, n):
+    """(labels, logits, scalar pos_weight, per-class pos_weight), the same in
+    every process for a given (dtype, n)."""
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal(n) * 4).astype(dtype)
+    z = (rng.random(n) < 0.3).astype(dtype)
+    return z, x, 3.0, (rng.random(100) * 4 + 0.5).astype(dtype)
+
+
+def _row(dtype, n, threads, case, seconds, floor):
+    return dict(dtype=dtype, n=n, threads=threads, case=case, seconds=seconds,
+                ratio=seconds / floor)
+
+
+def _alternative_rows(sizes, dtypes, threads, repeat):
+    """The alternatives' rows, each ratio to a floor measured beside it."""
     for dtype in dtypes:
-        for n in (int(s) for s in sizes):
-            n = max(100, n // 100 * 100)
-            x = (rng.standard_normal(n) * 4).astype(dtype)
-            z = (rng.random(n) < 0.3).astype(dtype)
-            q = 3.0
-            qc = (rng.random(100) * 4 + 0.5).astype(dtype)
+        for n in _sizes(sizes):
+            z, x, q, __ = _dataset(dtype, n)
+            out = np.empty(n, dtype)
+            floor = best_time(lambda: np.add(x, z, out=out), repeat)
+            for name, fn in _alternatives(z, x, q, threads).items():
+                yield _row(dtype, n, threads, name, best_time(fn, max(3, repeat // 2)), floor)
+
+
+def _alternatives_on_cores(sizes, dtypes, threads, repeat):
+    """``_alternative_rows``, run in a child process that sees only
+    ``threads`` CPUs from its start (Linux; elsewhere, all of them).
+
+    PyTorch, TensorFlow and XLA size their thread pools from the CPUs they
+    see when they start, and TensorFlow's and JAX's cannot be resized later
+    (JAX has no setting at all): a child restricted like ``taskset`` runs
+    them as they would run on a machine with that many cores.  Their ratios
+    are to the floor measured in the child."""
+    import json
+    import subprocess
+    import sys
+    restrict = None
+    if hasattr(os, "sched_setaffinity"):
+        cores = sorted(os.sched_getaffinity(0))[:threads]
+
+        def restrict():
+            os.sched_setaffinity(0, cores)
+
+    command = [sys.executable, "-m", "wcel_numba", "bench", "--alternatives-only",
+               "--sizes", ",".join(str(s) for s in sizes), "--dtypes", ",".join(dtypes),
+               "--threads", str(threads), "--repeat", str(repeat)]
+    child = subprocess.run(command, capture_output=True, text=True, check=True,
+                           preexec_fn=restrict)
+    return [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]
+
+
+def run(sizes=(1e3, 1e5, 1e7), threads=(1, 2), dtypes=("float32", "float64"), repeat=7,
+        alternatives=True):
+    """Result rows: dict(dtype, n, threads, case, seconds, ratio), in the
+    order (dtype, n, threads)."""
+    import numba
+    rows = []
+    for dtype in dtypes:
+        for n in _sizes(sizes):
+            z, x, q, qc = _dataset(dtype, n)
             z2, x2 = z.reshape(-1, 100), x.reshape(-1, 100)
             o1, o2 = np.empty(n, dtype), np.empty(n, dtype)
             o2d = o1.reshape(-1, 100)
             for nthreads in threads:
-                if nthreads:
-                    numba.set_num_threads(nthreads)
+                numba.set_num_threads(nthreads)
                 floor = best_time(lambda: np.add(x, z, out=o1), repeat)
                 cases = {
                     "floor (np.add)": (floor, floor),
@@ -113,12 +170,14 @@ def run(sizes=(1e3, 1e5, 1e7), threads=(None,), dtypes=("float32", "float64"), r
                         lambda: wcel_numba.loss(z2, x2, qc, out=o2d), repeat),
                         floor),
                 }
-                if nthreads in (None, 1):
-                    for name, fn in _alternatives(z, x, q).items():
-                        cases[name] = (best_time(fn, max(3, repeat // 2)), floor)
-                for case, (seconds, ref) in cases.items():
-                    yield dict(dtype=dtype, n=n, threads=nthreads or numba.get_num_threads(),
-                               case=case, seconds=seconds, ratio=seconds / ref)
+                rows += [_row(dtype, n, nthreads, case, seconds, ref)
+                         for case, (seconds, ref) in cases.items()]
+    if alternatives:
+        for nthreads in threads:
+            rows += _alternatives_on_cores(sizes, dtypes, nthreads, repeat)
+    # stable: wcel_numba's rows first within each (dtype, n, threads)
+    rows.sort(key=lambda r: (dtypes.index(r["dtype"]), r["n"], threads.index(r["threads"])))
+    return rows
 
 
 def _pretty_time(seconds):
@@ -172,11 +231,12 @@ def summary(rows):
         return _pretty_ratio(r["ratio"]) if r else "—"
 
     def speedup(d, t):
-        timed = [(at[d, t, a]["seconds"], a) for a in _ALTERNATIVES if (d, t, a) in at]
+        # ratios, each to the floor of its own process (see _alternatives_on_cores)
+        timed = [(at[d, t, a]["ratio"], a) for a in _ALTERNATIVES if (d, t, a) in at]
         if not timed or (d, t, "loss") not in at:
             return "—"
-        seconds, name = min(timed)
-        return f"{seconds / at[d, t, 'loss']['seconds']:.1f}× ({name})"
+        ratio, name = min(timed)
+        return f"{ratio / at[d, t, 'loss']['ratio']:.1f}× ({name})"
 
     lines = [f"n = {n:.0e}", "",
              "| | " + cells(lambda d, t: f"{d}, {t} thread{'s' if t > 1 else ''}") + " |",
@@ -204,11 +264,18 @@ def main(argv=None):
                         help="comma-separated thread counts (numba.set_num_threads)")
     parser.add_argument("--dtypes", default="float32,float64")
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--alternatives-only", action="store_true",
+                        help=argparse.SUPPRESS)  # the child of _alternatives_on_cores
     args = parser.parse_args(argv)
-    rows = run(sizes=[float(s) for s in args.sizes.split(",")],
-               threads=[int(t) for t in args.threads.split(",")],
-               dtypes=args.dtypes.split(","), repeat=args.repeat)
-    rows = list(rows)
+    sizes = [float(s) for s in args.sizes.split(",")]
+    threads = [int(t) for t in args.threads.split(",")]
+    dtypes = args.dtypes.split(",")
+    if args.alternatives_only:
+        import json
+        for row in _alternative_rows(sizes, dtypes, threads[0], args.repeat):
+            print(json.dumps(row))
+        return
+    rows = run(sizes=sizes, threads=threads, dtypes=dtypes, repeat=args.repeat)
     print(markdown(rows))
     print("\nThe README's table:\n")
     print(summary(rows))
