@@ -110,28 +110,21 @@ def _alternative_rows(sizes, dtypes, threads, repeat):
 
 def _alternatives_on_cores(sizes, dtypes, threads, repeat):
     """``_alternative_rows``, run in a child process that sees only
-    ``threads`` CPUs from its start (Linux; elsewhere, all of them).
+    ``threads`` CPUs (Linux; elsewhere, all of them).
 
     PyTorch, TensorFlow and XLA size their thread pools from the CPUs they
     see when they start, and TensorFlow's and JAX's cannot be resized later
     (JAX has no setting at all): a child restricted like ``taskset`` runs
-    them as they would run on a machine with that many cores.  Their ratios
-    are to the floor measured in the child."""
+    them as they would run on a machine with that many cores.  The child
+    restricts itself before it imports any of them (``main``), and its ratios
+    are to the floor it measures itself."""
     import json
     import subprocess
     import sys
-    restrict = None
-    if hasattr(os, "sched_setaffinity"):
-        cores = sorted(os.sched_getaffinity(0))[:threads]
-
-        def restrict():
-            os.sched_setaffinity(0, cores)
-
     command = [sys.executable, "-m", "wcel_numba", "bench", "--alternatives-only",
                "--sizes", ",".join(str(s) for s in sizes), "--dtypes", ",".join(dtypes),
                "--threads", str(threads), "--repeat", str(repeat)]
-    child = subprocess.run(command, capture_output=True, text=True, check=True,
-                           preexec_fn=restrict)
+    child = subprocess.run(command, capture_output=True, text=True, check=True)
     return [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]
 
 
@@ -272,6 +265,8 @@ def main(argv=None):
     dtypes = args.dtypes.split(",")
     if args.alternatives_only:
         import json
+        if hasattr(os, "sched_setaffinity"):  # threads started from now on inherit it
+            os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads[0]])
         for row in _alternative_rows(sizes, dtypes, threads[0], args.repeat):
             print(json.dumps(row))
         return
