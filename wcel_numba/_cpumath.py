@@ -26,8 +26,7 @@ instead of two multiplications.  Accuracy: ``tests/test_primitives.py``
 (against mpmath) and ``tests/test_accuracy.py`` (the results).
 
 NaN is *not* propagated by ``exp_scaled`` (it gives 0); the scalar functions
-in ``_scalar.py`` restore NaN explicitly.  ``exp_single`` propagates a NaN
-that is a float32 value, which saves the float32-result loops that check.
+in ``_scalar.py`` restore NaN explicitly.
 """
 
 import numba
@@ -182,16 +181,9 @@ def exp_single(y):
 
     y is clamped to >= -700, where exp(y) is still a normal double: below,
     every float32 result that uses e (at most 2**256 * e, as labels and
-    pos_weight are float32) rounds to 0 whether e is exact or not.
-
-    A NaN y that is a float32 value gives NaN: the clamp lets it through,
-    and the exponent addition adds the low 12 bits of its float64 form,
-    which are zero (a float32 NaN's payload sits in the top 23 of the 52
-    fraction bits).  The float32-result loops rely on it
-    (``nan_propagates``): they only ever see float32 logits, as arrays or
-    as scalars converted to float32 (``_host._scalar_value``)."""
+    pos_weight are float32) rounds to 0 whether e is exact or not."""
     m = -y
-    clamped = 700.0 if m > 700.0 else m  # NaN stays NaN
+    clamped = m if m < 700.0 else 700.0
     shifted = fma(clamped, -_LOG2E, _ROUND_SHIFTER)
     t = fma(shifted - _ROUND_SHIFTER, _LN2, clamped)
     return _add_to_exponent(_horner(t, _EXP_SINGLE_AT_MINUS), shifted)

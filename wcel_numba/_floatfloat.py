@@ -195,5 +195,4 @@ def float_float_arithmetic(jit, fma):
         real=real, constant=lambda v: (f32(v), _ZERO), scale=SCALE, lead=lead,
         result=result, add=add, sub=sub, mul=mul, reciprocal=reciprocal, neg=neg,
         multiply_add=jit(lambda a, b, c: add(mul(a, b), c)),
-        absolute=absolute, exp_scaled=exp_scaled, log1p_scaled=log1p_scaled,
-        nan_propagates=False)
+        absolute=absolute, exp_scaled=exp_scaled, log1p_scaled=log1p_scaled)

@@ -56,18 +56,15 @@ def horner(jit, fma):
     return evaluate
 
 
-def plain_arithmetic(jit, real, exp_scaled, log1p_scaled, scale, fma, nan_propagates=False):
+def plain_arithmetic(jit, real, exp_scaled, log1p_scaled, scale, fma):
     """The arithmetic of ``build_scalar_functions`` on plain floats of type
     ``real`` (a numba float type), with the target's fused multiply-add
     ``fma(a, b, c)`` = a*b + c rounded once, and its primitives:
 
-    exp_scaled     -- exp(y) * scale for y <= 0 (0 at -inf; need not
-                      propagate NaN)
-    log1p_scaled   -- (e, e * scale) -> log(1 + e) * scale for 0 <= e <= 1
-    scale          -- the power of two of the primitives
-    nan_propagates -- True if exp_scaled and log1p_scaled give NaN for every
-                      NaN logit this arithmetic is used with: the scalar
-                      functions then need no NaN check of their own
+    exp_scaled   -- exp(y) * scale for y <= 0 (0 at -inf; need not propagate
+                    NaN)
+    log1p_scaled -- (e, e * scale) -> log(1 + e) * scale for 0 <= e <= 1
+    scale        -- the power of two of the primitives
 
     (``_floatfloat.float_float_arithmetic`` is the other one: pairs of
     float32 numbers.)
@@ -79,7 +76,7 @@ def plain_arithmetic(jit, real, exp_scaled, log1p_scaled, scale, fma, nan_propag
         mul=jit(lambda a, b: a * b), multiply_add=fma,
         reciprocal=jit(lambda a: real(1.0) / a),
         neg=jit(lambda a: -a), absolute=jit(lambda a: abs(a)),
-        exp_scaled=exp_scaled, log1p_scaled=log1p_scaled, nan_propagates=nan_propagates)
+        exp_scaled=exp_scaled, log1p_scaled=log1p_scaled)
 
 
 def build_scalar_functions(jit, arithmetic):
@@ -96,8 +93,7 @@ def build_scalar_functions(jit, arithmetic):
                   lead(a)      a float with the sign and order of a (for
                                comparisons)
                   result(a)    the number as a float (rounded once)
-                  exp_scaled, log1p_scaled, scale, nan_propagates -- as
-                               in plain_arithmetic
+                  exp_scaled, log1p_scaled, scale -- as in plain_arithmetic
     Returns a namespace with loss, grad, grad_labels, hessian, loss_and_grad,
     each taking (labels, logits, pos_weight) and returning a float.
     """
@@ -106,7 +102,6 @@ def build_scalar_functions(jit, arithmetic):
     lead, exp_scaled, log1p_scaled = a.lead, a.exp_scaled, a.log1p_scaled
     zero, one, unscale = a.constant(0.0), a.constant(1.0), a.constant(1.0 / a.scale)
     reciprocal, absolute, multiply_add = a.reciprocal, a.absolute, a.multiply_add
-    nan_propagates = a.nan_propagates
 
     @jit
     def nonnegative(v):
@@ -115,14 +110,6 @@ def build_scalar_functions(jit, arithmetic):
     @jit
     def is_nan(v):
         return lead(v) != lead(v)
-
-    @jit
-    def nan_kept(x, value):
-        """value, or x itself where x is NaN -- unless the arithmetic carries
-        a NaN x into value anyway (then this costs nothing)."""
-        if nan_propagates:
-            return value
-        return result(x) if is_nan(x) else value
 
     @jit
     def exp_of_minus_abs(x):
@@ -163,7 +150,7 @@ def build_scalar_functions(jit, arithmetic):
         linear = negative if nonnegative(x) else positive
         tail = unscaled(add(positive, negative), log1p_scaled(e, e_scaled))
         value = result(weighted_add(linear, m, tail))
-        return nan_kept(x, value)
+        return result(x) if is_nan(x) else value
 
     @jit
     def grad(labels, logits, pos_weight):
@@ -174,7 +161,7 @@ def build_scalar_functions(jit, arithmetic):
         near, far = (negative, positive) if nonnegative(x) else (positive, negative)
         value = result(multiply_add(near, big, neg(unscaled(far, small_scaled))))
         value = value if nonnegative(x) else -value
-        return nan_kept(x, value)
+        return result(x) if is_nan(x) else value
 
     @jit
     def grad_labels(labels, logits, pos_weight):
@@ -191,7 +178,7 @@ def build_scalar_functions(jit, arithmetic):
         m, e, e_scaled = exp_of_minus_abs(x)
         big, small_scaled = sigmoid_pair(e, e_scaled)
         value = result(unscaled(add(sub(one, z), mul(q, z)), mul(big, small_scaled)))
-        return nan_kept(x, value)
+        return result(x) if is_nan(x) else value
 
     @jit
     def loss_and_grad(labels, logits, pos_weight):

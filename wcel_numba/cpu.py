@@ -44,11 +44,9 @@ scalar = build_scalar_functions(_inline, plain_arithmetic(
     _cpumath.fma))
 #: ... and for float32 results: the same definitions with primitives that are
 #: exact to 2**-24.8 instead of 2**-53, unscaled (still computed in float64,
-#: rounded once), which carry a NaN logit through to every result (logits
-#: reach these loops as float32 values: see ``_cpumath.exp_single``).
+#: rounded once).
 scalar_single = build_scalar_functions(_inline, plain_arithmetic(
-    _inline, numba.float64, _cpumath.exp_single, _cpumath.log1p_single, 1.0, _cpumath.fma,
-    nan_propagates=True))
+    _inline, numba.float64, _cpumath.exp_single, _cpumath.log1p_single, 1.0, _cpumath.fma))
 
 
 def _by_result_type(name):
