@@ -118,6 +118,41 @@ def test_nan_in_any_input_gives_nan(fn, where):
     assert np.isnan(fn(*args))
 
 
+# float32 NaNs of every kind: quiet, negative, signalling, largest payloads
+_NAN32_BITS = [0x7FC00000, 0xFFC00000, 0x7F800001, 0x7FBFFFFF, 0x7FFFFFFF, 0xFFFFFFFF,
+               0x7FC00001, 0xFF800001]
+
+
+@pytest.mark.parametrize("fn", FUNCS + [w.loss_and_grad])
+def test_every_float32_nan_logit_gives_nan(fn, monkeypatch):
+    # every NaN bit pattern, every path (a NaN's low bits must not leak into
+    # the bit manipulation of exp)
+    nans = np.array(_NAN32_BITS, np.uint32).view(np.float32)
+    k = nans.size
+    z = np.tile(np.array([0.0, 1.0, 0.5, 0.0], np.float32), k)[:k]
+    q = np.tile(np.array([0.0, 3.0, 1.0, 1e-3], np.float32), k)[:k]
+
+    def all_nan(result):
+        for r in result if isinstance(result, tuple) else (result,):
+            assert np.isnan(r).all(), r
+
+    all_nan(fn(z, nans, q))                       # flat loop
+    all_nan(fn(z, nans, np.float32(0.0)))         # scalar pos_weight 0: no weight hides it
+    all_nan(fn(np.zeros(k, np.float32), nans, 0.0))
+    rows = np.tile(nans, (3, 1))
+    all_nan(fn(np.zeros_like(rows), rows, q))     # per-class rows loop
+    all_nan(fn(z[::-1].copy()[::2], nans[::2], q[::2]))
+    all_nan(fn(z[:, None], nans[:, None], q[None, :]))  # general broadcast (ufunc)
+    for bits in _NAN32_BITS:                      # a NaN scalar logit
+        all_nan(fn(z, np.uint32(bits).view(np.float32), q))
+    monkeypatch.setattr(_host, "PARALLEL_MIN_SIZE", 1)
+    big = np.resize(nans, 50_000)
+    all_nan(fn(np.zeros(big.size, np.float32), big, 0.0))  # parallel loop
+    if fn is w.loss:
+        assert np.isnan(w.reduce_loss(z, nans, q, reduction="none")).all()
+        assert np.isnan(w.reduce_loss(z, nans, q))
+
+
 # --- shapes and layouts -----------------------------------------------------------
 
 @pytest.mark.parametrize("fn", FUNCS)
