@@ -131,7 +131,8 @@ def _alternatives_on_cores(sizes, dtypes, threads, repeat):
 def run(sizes=(1e3, 1e5, 1e7), threads=(1, 2), dtypes=("float32", "float64"), repeat=7,
         alternatives=True):
     """Result rows: dict(dtype, n, threads, case, seconds, ratio), in the
-    order (dtype, n, threads)."""
+    order (dtype, n, threads); with ``alternatives``, also the alternatives'
+    rows (``_alternatives_on_cores``)."""
     import numba
     rows = []
     for dtype in dtypes:
