@@ -46,6 +46,30 @@ def test_gradient_is_the_derivative_of_the_reduced_loss():
         assert grad[i] == pytest.approx(fd, rel=1e-5, abs=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reduction_does_not_depend_on_the_number_of_threads(dtype, monkeypatch):
+    import numba
+
+    from wcel_numba import _host
+    z, x, q, weight = batch((3000, 70), dtype)  # 51 blocks, the last one partial
+    # every operand full-size and contiguous: the one-pass (flat) loop
+    q, weight = (np.ascontiguousarray(np.broadcast_to(v, z.shape)) for v in (q, weight))
+    monkeypatch.setattr(_host, "PARALLEL_MIN_SIZE", 1)
+    results = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        try:
+            results.append(w.reduce_loss_and_grad(z, x, q, weight=weight, reduction="sum"))
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    (one, grad_one), (two, grad_two) = results
+    assert one == two
+    np.testing.assert_array_equal(grad_one, grad_two)
+    # and the sum is the float64 sum of the elementwise weighted losses
+    exact = math.fsum((weight * w.loss(z.astype(np.float64), x.astype(np.float64), q)).ravel())
+    assert abs(float(one) - exact) <= 4e-16 * 210_000 ** 0.5 * exact + float(np.spacing(dtype(exact)))
+
+
 def test_float32_sum_of_1e7_elements_is_exact_to_float32_rounding():
     n = 10_000_000
     x = rng.standard_normal(n).astype(np.float32) * 4

@@ -6,8 +6,10 @@ reduced = sum_i w_i loss(z'_i, x_i, q_i)        ('sum')
 with z' = z (1 - a) + a/2 (label smoothing a), and
 d reduced / d x_i = w_i grad(z'_i, x_i, q_i) (/ N for 'mean').
 
-Sums accumulate in float64 per block of BLOCK elements and the block sums are
-added pairwise, so float32 data loses nothing to accumulation.  The only
+Sums accumulate in float64 per block of BLOCK elements (in vector lanes:
+``cpu._add_in_any_order``) and the block sums are added pairwise, so float32
+data loses nothing to accumulation; the result does not depend on the number
+of threads.  The only
 full-size arrays are the outputs (the gradient; for 'none' the loss too);
 inputs that are not contiguous are read in blocks of rows.
 """
@@ -42,8 +44,9 @@ def reduce_host(labels, logits, pos_weight, weight, reduction, label_smoothing, 
     size = math.prod(shape)
     if grad_scale is None:
         grad_scale = 1.0 / size if reduction == "mean" and size else 1.0
-    loss_out = np.empty(shape, result_dtype) if reduction == "none" else None
-    grad_out = np.empty(shape, result_dtype) if want_grad else None
+    # full-size outputs: new memory, mapped before the loop (cpu.map_pages)
+    loss_out = _host._new_output(shape, result_dtype) if reduction == "none" else None
+    grad_out = _host._new_output(shape, result_dtype) if want_grad else None
     outputs = [o for o in (loss_out, grad_out) if o is not None]
 
     arrays = [v for v in operands if isinstance(v, np.ndarray) and v.size > 1]
