@@ -282,6 +282,31 @@ def _add_in_any_order(typingctx, total, value):
     return types.float64(total, value), codegen
 
 
+@numba.njit(error_model="numpy", cache=True)
+def _block_total(labels, logits, pos_weight, weight, keep, shift, grad_scale,
+                 loss_out, grad_out, count, witness):
+    """One block of ``_reduce_loop``: operands are the block's ``count``
+    elements (or scalars, or None for an output not wanted); returns the
+    float64 sum.
+
+    Compiled once and never inlined (``_prefer_wide_vectors``), so the serial
+    and the parallel reduction loops run the same machine code: LLVM chooses
+    how to split the running sum into vector lanes (``_add_in_any_order``)
+    once, and the sums do not depend on the number of threads."""
+    _prefer_wide_vectors()
+    total = 0.0
+    for j in range(count):  # indices from 0: no wraparound checks
+        z = float(_item(labels, j)) * keep + shift
+        x = _item(logits, j)
+        q = _item(pos_weight, j)
+        w = float(_item(weight, j))
+        value = w * _loss(witness, z, x, q)
+        total = _add_in_any_order(total, value)
+        _put(loss_out, j, value)
+        _put(grad_out, j, (w * grad_scale) * _grad(witness, z, x, q))
+    return total
+
+
 def _reduce_loop(labels, logits, pos_weight, weight, smoothing, grad_scale,
                  loss_out, grad_out, size, partials, block, witness):
     """Weighted loss summed per block of ``block`` elements into ``partials``
@@ -289,24 +314,17 @@ def _reduce_loop(labels, logits, pos_weight, weight, smoothing, grad_scale,
     elementwise loss into ``loss_out`` and weight * grad_scale * grad into
     ``grad_out`` (either may be None).  Operands: 1-D arrays or scalars;
     ``witness`` is a scalar of the result type (float32 results use the
-    float32-result primitives).  A block's sum is grouped the same way
-    whatever the number of threads (``_add_in_any_order``)."""
+    float32-result primitives).  Each block is ``_block_total``."""
     keep = 1.0 - smoothing
     shift = 0.5 * smoothing
     for b in prange(partials.size):
-        _prefer_wide_vectors()
-        stop = min(size, (b + 1) * block)
-        total = 0.0
-        for i in range(b * block, stop):
-            z = float(_item(labels, i)) * keep + shift
-            x = _item(logits, i)
-            q = _item(pos_weight, i)
-            w = float(_item(weight, i))
-            value = w * _loss(witness, z, x, q)
-            total = _add_in_any_order(total, value)
-            _put(loss_out, i, value)
-            _put(grad_out, i, (w * grad_scale) * _grad(witness, z, x, q))
-        partials[b] = total
+        start = b * block
+        stop = min(size, start + block)
+        partials[b] = _block_total(
+            _block_view(labels, start, stop), _block_view(logits, start, stop),
+            _block_view(pos_weight, start, stop), _block_view(weight, start, stop),
+            keep, shift, grad_scale, _block_view(loss_out, start, stop),
+            _block_view(grad_out, start, stop), stop - start, witness)
 
 
 def _touch_pages(out, step):
