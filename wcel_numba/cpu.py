@@ -267,7 +267,7 @@ def _add_in_any_order(typingctx, total, value):
     of these may be regrouped, so LLVM vectorizes the loop that keeps it (as
     partial sums in vector lanes, added at the end).  A plain running sum is
     a chain of dependent additions that LLVM may not reorder: the loop stayed
-    scalar, 4x slower.  Only this addition is marked; the loss itself is
+    scalar, 4-7x slower.  Only this addition is marked; the loss itself is
     computed exactly as written."""
     if not all(isinstance(t, types.Float) for t in (total, value)):
         return None
