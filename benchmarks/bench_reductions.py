@@ -10,25 +10,14 @@ import sys
 if len(sys.argv) > 1:
     sys.path.insert(0, sys.argv[1])
 
-import time  # noqa: E402
-
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 import wcel_numba  # noqa: E402
+from wcel_numba._bench import best_time  # noqa: E402
 
 
-def best_ms(fn, repeat=7):
-    fn()
-    best = float("inf")
-    for __ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best * 1e3
-
-
-def main(n=10**7):
+def main(n=10**7, repeat=7):
     rng = np.random.default_rng(0)
     print("| threads | dtype | reduce_loss | reduce_loss_and_grad | loss_and_grad |")
     print("|---|---|---|---|---|")
@@ -37,11 +26,11 @@ def main(n=10**7):
         for dtype in (np.float32, np.float64):
             x = (rng.standard_normal(n) * 4).astype(dtype)
             z = (rng.random(n) < 0.3).astype(dtype)
-            times = [best_ms(lambda: wcel_numba.reduce_loss(z, x, 3.0)),
-                     best_ms(lambda: wcel_numba.reduce_loss_and_grad(z, x, 3.0)),
-                     best_ms(lambda: wcel_numba.loss_and_grad(z, x, 3.0))]
+            seconds = [best_time(lambda: wcel_numba.reduce_loss(z, x, 3.0), repeat),
+                       best_time(lambda: wcel_numba.reduce_loss_and_grad(z, x, 3.0), repeat),
+                       best_time(lambda: wcel_numba.loss_and_grad(z, x, 3.0), repeat)]
             print(f"| {threads} | {np.dtype(dtype).name} | "
-                  + " | ".join(f"{t:.1f} ms" for t in times) + " |")
+                  + " | ".join(f"{t * 1e3:.1f} ms" for t in seconds) + " |")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,10 @@ Run:  python -m wcel_numba bench [--sizes 1e3,1e5,1e7] [--threads 1,2]  (prints 
 """
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -118,9 +121,6 @@ def _alternatives_on_cores(sizes, dtypes, threads, repeat):
     them as they would run on a machine with that many cores.  The child
     restricts itself before it imports any of them (``main``), and its ratios
     are to the floor it measures itself."""
-    import json
-    import subprocess
-    import sys
     command = [sys.executable, "-m", "wcel_numba", "bench", "--alternatives-only",
                "--sizes", ",".join(str(s) for s in sizes), "--dtypes", ",".join(dtypes),
                "--threads", str(threads), "--repeat", str(repeat)]
@@ -128,11 +128,10 @@ def _alternatives_on_cores(sizes, dtypes, threads, repeat):
     return [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]
 
 
-def run(sizes=(1e3, 1e5, 1e7), threads=(1, 2), dtypes=("float32", "float64"), repeat=7,
-        alternatives=True):
+def run(sizes=(1e3, 1e5, 1e7), threads=(1, 2), dtypes=("float32", "float64"), repeat=7):
     """Result rows: dict(dtype, n, threads, case, seconds, ratio), in the
-    order (dtype, n, threads); with ``alternatives``, also the alternatives'
-    rows (``_alternatives_on_cores``)."""
+    order (dtype, n, threads): wcel_numba's, then the alternatives'
+    (``_alternatives_on_cores``)."""
     import numba
     rows = []
     for dtype in dtypes:
@@ -166,9 +165,8 @@ def run(sizes=(1e3, 1e5, 1e7), threads=(1, 2), dtypes=("float32", "float64"), re
                 }
                 rows += [_row(dtype, n, nthreads, case, seconds, ref)
                          for case, (seconds, ref) in cases.items()]
-    if alternatives:
-        for nthreads in threads:
-            rows += _alternatives_on_cores(sizes, dtypes, nthreads, repeat)
+    for nthreads in threads:
+        rows += _alternatives_on_cores(sizes, dtypes, nthreads, repeat)
     # stable: wcel_numba's rows first within each (dtype, n, threads)
     rows.sort(key=lambda r: (dtypes.index(r["dtype"]), r["n"], threads.index(r["threads"])))
     return rows
@@ -265,7 +263,6 @@ def main(argv=None):
     threads = [int(t) for t in args.threads.split(",")]
     dtypes = args.dtypes.split(",")
     if args.alternatives_only:
-        import json
         if hasattr(os, "sched_setaffinity"):  # threads started from now on inherit it
             os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads[0]])
         for row in _alternative_rows(sizes, dtypes, threads[0], args.repeat):
